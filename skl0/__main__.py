@@ -1,0 +1,48 @@
+"""Command line: ``python -m skl0 demo`` and ``python -m skl0 reproduce EXPERIMENT``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .experiments import EXPERIMENTS
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m skl0", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="fit both encoders on sklearn's digits and print a table")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default="auto")
+    demo.add_argument("--max-epochs", type=int, default=None,
+                      help="training epochs (default: the demo's own choice)")
+    rep = sub.add_parser("reproduce", help="run one of the paper's experiments")
+    rep.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    rep.add_argument("--dataset", default=None,
+                     help="digits, mnist5k or fashion (default: the experiment's own)")
+    rep.add_argument("--p", dest="n_components", type=int, nargs="+", default=[128, 256, 512],
+                     help="dictionary sizes p")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--output", default="results", help="folder for the .md, .csv and figures")
+    rep.add_argument("--quick", action="store_true", help="a reduced run that takes minutes")
+    rep.add_argument("--device", default="auto")
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``python -m skl0`` (and the ``skl0`` script)."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from .experiments.demo import run
+
+        run(seed=args.seed, device=args.device, max_epochs=args.max_epochs)
+        return 0
+    module = importlib.import_module(EXPERIMENTS[args.experiment])
+    module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
+               seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

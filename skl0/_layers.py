@@ -1,0 +1,415 @@
+"""torch building blocks of the deep ℓ0 encoders.
+
+Everything here is a plain :class:`torch.nn.Module` (importable, so it pickles and
+works under parallel ``GridSearchCV``):
+
+* :class:`HELU` — the exact unit hard threshold ``h₁(v) = v·[|v| ≥ 1]`` (eq. 7 with θ = 1).
+* :class:`HELUSigma` — its continuous, piecewise-linear relaxation HELU_σ (eq. 9),
+  used while training; ``sigma = 0`` is the exact HELU.
+* :class:`MaxMPool` — max-M pooling followed by unpooling (eq. 11): keep the M entries
+  of largest magnitude, zero the rest; the backward pass sends the whole gradient
+  through the kept positions.
+* :class:`SoftThreshold` — the shrinkage of LISTA (eq. 5).
+* :class:`UnfoldedEncoder` — K unfolded stages ``z₁ = h(Wx)``, ``z_{k+1} = h(Wx + S z_k)``
+  with W, S (and θ) shared across stages (eq. 8, Fig. 3 and 4).
+
+The trainable thresholds θ enter as ``θ · h₁(u / θ)``: two diagonal scalings around a
+unit hard threshold, as the paper decomposes the neuron.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+_KINDS = ("l0", "msparse", "lista")
+_MIN_THETA = 1e-12
+
+
+def helu_sigma(v, sigma):
+    """HELU_σ of eq. 9 applied to ``v`` (in units of the threshold).
+
+    ``0`` for ``|v| ≤ 1 − σ``, ``v`` for ``|v| ≥ 1`` and a straight ramp between; with
+    ``sigma = 0`` this is the exact unit hard threshold.
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        Pre-activations divided by their thresholds.
+    sigma : float
+        Width of the ramp, in ``[0, 1]``.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``v``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> v = torch.tensor([0.5, 0.9, 1.0, -0.95, 2.0], dtype=torch.float64)
+    >>> [round(x, 6) for x in helu_sigma(v, 0.2).tolist()]
+    [0.0, 0.5, 1.0, -0.75, 2.0]
+    """
+    a = v.abs()
+    if sigma <= 0:
+        return v * (a >= 1).to(v.dtype)
+    ramp = torch.sign(v) * (a - (1.0 - sigma)) / sigma
+    out = torch.where(a >= 1, v, ramp)
+    return torch.where(a <= 1.0 - sigma, torch.zeros_like(v), out)
+
+
+class HELU(nn.Module):
+    """Hard thrEsholding Linear Unit: the exact unit hard threshold (eq. 7, θ = 1).
+
+    ``HELU(v) = v`` where ``|v| ≥ 1`` and ``0`` elsewhere. Its gradient is 1 on the kept
+    entries and 0 elsewhere (almost everywhere exact); training uses :class:`HELUSigma`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> HELU()(torch.tensor([0.5, -1.0, 3.0])).tolist()
+    [0.0, -1.0, 3.0]
+    """
+
+    def forward(self, v):
+        return helu_sigma(v, 0.0)
+
+
+class HELUSigma(nn.Module):
+    """HELU_σ (eq. 9): the continuous relaxation of :class:`HELU` used for training.
+
+    Parameters
+    ----------
+    sigma : float, default=0.2
+        Ramp width; the skorch callback of the estimators divides it after each epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> HELUSigma(0.5)(torch.tensor([0.4, 0.75, 1.5])).tolist()
+    [0.0, 0.5, 1.5]
+    """
+
+    def __init__(self, sigma=0.2):
+        super().__init__()
+        self.sigma = float(sigma)
+
+    def forward(self, v):
+        return helu_sigma(v, self.sigma)
+
+    def extra_repr(self):
+        return f"sigma={self.sigma}"
+
+
+def keep_largest_mask(u, n_nonzero_coefs):
+    """Boolean mask of the ``n_nonzero_coefs`` largest ``|u|`` in each row (ties: lowest index)."""
+    p = u.shape[-1]
+    if n_nonzero_coefs >= p:
+        return torch.ones_like(u, dtype=torch.bool)
+    idx = torch.topk(u.abs(), n_nonzero_coefs, dim=-1, sorted=False).indices
+    mask = torch.zeros_like(u, dtype=torch.bool)
+    return mask.scatter_(-1, idx, True)
+
+
+class MaxMPool(nn.Module):
+    """max-M pooling and unpooling (eq. 11) as one projection onto M-sparse vectors.
+
+    The pooled values (the M entries of largest magnitude, whatever their sign) are put
+    back at their positions (the switches) and every other entry is set to 0. In back
+    propagation each kept position receives its whole error signal, the others none.
+
+    Parameters
+    ----------
+    n_nonzero_coefs : int
+        M, the number of entries kept per sample.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MaxMPool(2)(torch.tensor([[0.1, -3.0, 2.0, 0.5]])).tolist()
+    [[0.0, -3.0, 2.0, 0.0]]
+    """
+
+    def __init__(self, n_nonzero_coefs):
+        super().__init__()
+        self.n_nonzero_coefs = int(n_nonzero_coefs)
+
+    def forward(self, u):
+        mask = keep_largest_mask(u.detach(), self.n_nonzero_coefs)
+        return u * mask.to(u.dtype)
+
+    def extra_repr(self):
+        return f"n_nonzero_coefs={self.n_nonzero_coefs}"
+
+
+class SoftThreshold(nn.Module):
+    """Soft shrinkage ``sign(u)·max(|u| − θ, 0)`` of LISTA (eq. 5).
+
+    Examples
+    --------
+    >>> import torch
+    >>> SoftThreshold()(torch.tensor([0.5, -2.0]), torch.tensor(1.0)).tolist()
+    [0.0, -1.0]
+    """
+
+    def forward(self, u, theta):
+        return torch.sign(u) * torch.relu(u.abs() - theta)
+
+
+class UnfoldedEncoder(nn.Module):
+    """K-stage unfolded IHT (or ISTA) network with W, S and θ shared across stages.
+
+    ``z₁ = h(Wx)``, ``z_{k+1} = h(Wx + S z_k)``, ``k = 1 … K−1``, where ``h`` is
+
+    * ``kind="l0"``: ``θ · HELU_σ(u / θ)`` (HELU_σ while training, the exact HELU in
+      ``eval()`` mode) — the Deep ℓ0-Regularized Encoder (Fig. 3);
+    * ``kind="msparse"``: max-M pooling/unpooling — the Deep M-Sparse Encoder (Fig. 4);
+    * ``kind="lista"``: soft threshold with θ — LISTA (Fig. 1).
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension m.
+    n_components : int
+        Code dimension p.
+    n_stages : int, default=2
+        K, the number of unfolded stages.
+    kind : {"l0", "msparse", "lista"}, default="l0"
+    n_nonzero_coefs : int or None
+        M for ``kind="msparse"``.
+    sigma : float, default=0.2
+        Initial σ of HELU_σ (``kind="l0"`` only).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = UnfoldedEncoder(4, 6, n_stages=2, kind="msparse", n_nonzero_coefs=2)
+    >>> net.init_from_dictionary(torch.eye(6, 4), step=1.0)
+    >>> net.eval()(torch.ones(3, 4)).count_nonzero(dim=1).tolist()
+    [2, 2, 2]
+    """
+
+    def __init__(self, n_features, n_components, n_stages=2, kind="l0", n_nonzero_coefs=None,
+                 sigma=0.2):
+        super().__init__()
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+        if kind == "msparse" and n_nonzero_coefs is None:
+            raise ValueError("kind='msparse' needs n_nonzero_coefs")
+        self.n_features = int(n_features)
+        self.n_components = int(n_components)
+        self.n_stages = int(n_stages)
+        self.kind = kind
+        self.W = nn.Linear(n_features, n_components, bias=False)
+        self.S = nn.Linear(n_components, n_components, bias=False)
+        if kind == "msparse":
+            self.theta = None
+            self.pool = MaxMPool(n_nonzero_coefs)
+        else:
+            self.theta = nn.Parameter(torch.ones(n_components))
+            self.helu = HELUSigma(sigma)
+            self.shrink = SoftThreshold()
+
+    @property
+    def sigma(self):
+        """The current σ of HELU_σ (``None`` for the other kinds)."""
+        return self.helu.sigma if self.kind == "l0" else None
+
+    @sigma.setter
+    def sigma(self, value):
+        if self.kind == "l0":
+            self.helu.sigma = float(value)
+
+    @torch.no_grad()
+    def init_from_dictionary(self, dictionary, step, threshold=1.0):
+        """Initialise from a dictionary so the net equals K solver iterations from zero.
+
+        ``W = μ Dᵀ``, ``S = I − μ DᵀD`` and ``θ = threshold`` (eq. 8), where
+        ``dictionary`` is ``(n_components, n_features)`` (rows are atoms) so that
+        ``Dᵀ`` in the paper's notation is ``dictionary`` here.
+
+        Parameters
+        ----------
+        dictionary : torch.Tensor of shape (n_components, n_features)
+        step : float
+            The solver's step μ (``≤ 1/‖D‖₂²``).
+        threshold : float or torch.Tensor, default=1.0
+            θ: ``sqrt(2 α μ)`` for IHT on the ℓ0 problem, ``μ λ`` for ISTA.
+        """
+        C = dictionary.to(self.W.weight)
+        self.W.weight.copy_(step * C)
+        eye = torch.eye(self.n_components, dtype=C.dtype, device=C.device)
+        self.S.weight.copy_(eye - step * (C @ C.T))
+        if self.theta is not None:
+            self.theta.copy_(torch.as_tensor(threshold).to(self.theta).expand_as(self.theta))
+
+    def _activation(self, u):
+        if self.kind == "msparse":
+            return self.pool(u)
+        theta = self.theta.clamp_min(_MIN_THETA)
+        if self.kind == "lista":
+            return self.shrink(u, theta)
+        sigma = self.helu.sigma if self.training else 0.0
+        if sigma > 0:
+            return theta * helu_sigma(u / theta, sigma)
+        # exact HELU: θ·h₁(u/θ) = u·[|u| ≥ θ], without the two scalings
+        return u.masked_fill(u.abs() < theta, 0.0)
+
+    def forward(self, X):
+        B = self.W(X)
+        z = self._activation(B)
+        for _ in range(self.n_stages - 1):
+            z = self._activation(self.S(z).add_(B))
+        return z
+
+    def flops_per_sample(self):
+        """Multiply-adds of one forward pass, counting 2 flops each (for benchmarks)."""
+        m, p, k = self.n_features, self.n_components, self.n_stages
+        return 2 * m * p + 2 * (k - 1) * p * p
+
+    def extra_repr(self):
+        return f"kind={self.kind!r}, n_stages={self.n_stages}"
+
+
+
+# ------------------------------------------------------------------------------------------
+# Task-driven nets (L0Classifier, L0Clusterer) and the fully-connected baseline encoder
+
+
+class EncoderHead(nn.Module):
+    """A trunk (an encoder module) followed by one linear layer: ``ωᵀ trunk(x) + b``.
+
+    The task-driven nets of :class:`~skl0.L0Classifier` (logits of the softmax loss) and
+    :class:`~skl0.L0Clusterer` (the scores of eq. 12). The trunk is used as given (the
+    very module object of the fitted encoder), so training this net fine-tunes it.
+
+    Parameters
+    ----------
+    trunk : nn.Module
+        Maps ``(n, n_features)`` to ``(n, trunk.n_components)``.
+    n_outputs : int
+        Number of classes or clusters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> trunk = UnfoldedEncoder(4, 6, kind="msparse", n_nonzero_coefs=2)
+    >>> EncoderHead(trunk, 3)(torch.ones(5, 4)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, trunk, n_outputs):
+        super().__init__()
+        self.trunk = trunk
+        self.head = nn.Linear(int(trunk.n_components), int(n_outputs))
+
+    @torch.no_grad()
+    def init_head(self, weight, bias):
+        """Set ``ω`` (``(n_outputs, n_components)``) and ``b`` (``(n_outputs,)``)."""
+        self.head.weight.copy_(torch.as_tensor(weight).to(self.head.weight))
+        self.head.bias.copy_(torch.as_tensor(bias).to(self.head.bias))
+
+    def forward(self, X):
+        return self.head(self.trunk(X))
+
+
+class ClusteringLoss(nn.Module):
+    """Entropy minimisation with a balance term, on the scores ``s = ωᵀa + b``.
+
+    With ``p_ij = softmax(s_i)_j`` (eq. 12) over a batch of ``n`` samples and
+    ``p̄_j = (1/n) Σ_i p_ij``::
+
+        loss = (1/n) Σ_i H(p_i) − balance · H(p̄),   H(q) = −Σ_j q_j log q_j.
+
+    The first term makes each assignment confident, the second keeps the clusters
+    used evenly (with ``balance=1`` the loss is minus the mutual information between a
+    sample and its cluster, as estimated on the batch). The target is ignored (skorch
+    needs one; the clusterer passes zeros).
+
+    Parameters
+    ----------
+    balance : float, default=1.0
+        Weight of the balance term.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = ClusteringLoss(balance=1.0)
+    >>> confident_balanced = torch.tensor([[10.0, -10.0], [-10.0, 10.0]])
+    >>> round(loss(confident_balanced, None).item(), 4)  # − log 2
+    -0.6931
+    >>> round(loss(torch.tensor([[10.0, -10.0], [10.0, -10.0]]), None).item(), 4)  # collapsed
+    0.0
+    """
+
+    def __init__(self, balance=1.0):
+        super().__init__()
+        self.balance = float(balance)
+
+    def forward(self, scores, target=None):
+        logp = torch.log_softmax(scores, dim=1)
+        p = logp.exp()
+        conditional = -(p * logp).sum(dim=1).mean()
+        mean_p = p.mean(dim=0)
+        marginal = -torch.special.xlogy(mean_p, mean_p).sum()
+        return conditional - self.balance * marginal
+
+    def extra_repr(self):
+        return f"balance={self.balance}"
+
+
+class BaselineEncoder(nn.Module):
+    """The paper's fully-connected baseline: 3 hidden ReLU layers of width p, with dropout.
+
+    ``x → [Linear(m, p) → ReLU → Dropout] → [Linear(p, p) → ReLU → Dropout]
+    → [Linear(p, p) → ReLU → Dropout] → Linear(p, p)``: three hidden layers of
+    dimension p with ReLU neurons, the units retained with probabilities
+    ``keep_probs`` (0.9, 0.9, 0.5 in the paper) while training, and a linear output of
+    dimension p (codes can be negative). Used as a code regressor (trained with the
+    squared error to the optimal codes) or as a classifier trunk.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension m.
+    n_components : int
+        p, the width of the hidden layers and of the output.
+    keep_probs : tuple of 3 floats in (0, 1], default=(0.9, 0.9, 0.5)
+        Probabilities of retaining the units of the three hidden layers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = BaselineEncoder(4, 8).eval()
+    >>> net(torch.ones(2, 4)).shape
+    torch.Size([2, 8])
+    """
+
+    def __init__(self, n_features, n_components, keep_probs=(0.9, 0.9, 0.5)):
+        super().__init__()
+        keep_probs = tuple(float(k) for k in keep_probs)
+        if len(keep_probs) != 3 or not all(0 < k <= 1 for k in keep_probs):
+            raise ValueError(f"keep_probs must be 3 numbers in (0, 1], got {keep_probs!r}")
+        self.n_features = int(n_features)
+        self.n_components = int(n_components)
+        self.keep_probs = keep_probs
+        layers = []
+        width_in = self.n_features
+        for keep in keep_probs:
+            layers += [nn.Linear(width_in, self.n_components), nn.ReLU(),
+                       nn.Dropout(p=1.0 - keep)]
+            width_in = self.n_components
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Linear(self.n_components, self.n_components)
+
+    def forward(self, X):
+        return self.output(self.hidden(X))
+
+    def flops_per_sample(self):
+        """Multiply-adds of one forward pass, counting 2 flops each (for benchmarks)."""
+        m, p = self.n_features, self.n_components
+        return 2 * m * p + 2 * 3 * p * p
+
+    def extra_repr(self):
+        return f"keep_probs={self.keep_probs}"

@@ -1,0 +1,210 @@
+"""The skorch glue: device resolution, seeding, callbacks and the NeuralNet builder."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from skorch import NeuralNet
+from skorch.callbacks import Callback, LRScheduler
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a concrete torch device string.
+
+    ``"auto"`` means CUDA when it is available, else the CPU; ``"cpu"``, ``"cuda"``
+    and ``"cuda:N"`` (or a :class:`torch.device`) are accepted as they are.
+
+    Raises
+    ------
+    ValueError
+        If the string is not a device torch knows, or CUDA is asked for but absent.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available here")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' devices are supported")
+    return str(dev)
+
+
+def torch_seed(random_state):
+    """A 63-bit torch seed drawn from a ``random_state`` (None, int or RandomState)."""
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state) % (2**63)
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
+_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+
+
+def resolve_optimizer(optimizer):
+    """Map the ``optimizer`` parameter (a name or a torch optimizer class) to a class."""
+    if isinstance(optimizer, str):
+        key = optimizer.lower()
+        if key not in _OPTIMIZERS:
+            raise ValueError(
+                f"optimizer={optimizer!r} is unknown; use one of {sorted(_OPTIMIZERS)} "
+                "or a torch.optim.Optimizer subclass"
+            )
+        return getattr(torch.optim, _OPTIMIZERS[key])
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer
+    raise TypeError(
+        f"optimizer must be a name such as 'adam' or a torch.optim.Optimizer subclass, "
+        f"got {optimizer!r}"
+    )
+
+
+class SigmaSchedule(Callback):
+    """Set HELU_σ's σ at the start of training and divide it by ``decay`` after each epoch.
+
+    The paper starts at σ = 0.2 and divides by 10 after every epoch; ``decay=1`` holds σ.
+    Every module of the net that has a ``sigma`` attribute (an :class:`UnfoldedEncoder`
+    of kind ``"l0"``, or a wrapper exposing one) follows the schedule.
+    """
+
+    def __init__(self, sigma=0.2, decay=10.0):
+        self.sigma = sigma
+        self.decay = decay
+
+    def _set(self, net, value):
+        for m in net.module_.modules():
+            if getattr(m, "kind", None) == "l0":
+                m.sigma = value
+
+    def on_train_begin(self, net, **kwargs):
+        self.sigma_ = float(self.sigma)
+        self._set(net, self.sigma_)
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("sigma", self.sigma_)
+        self.sigma_ /= float(self.decay)
+        self._set(net, self.sigma_)
+
+
+class DivergenceGuard(Callback):
+    """Stop training when the loss is no longer finite and restore the last good weights.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning` says at which epoch and what to
+    change (a smaller ``lr``, another ``optimizer``); codes are never NaN.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_state_ = copy.deepcopy(net.module_.state_dict())
+        self.diverged_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        params_ok = all(torch.isfinite(p).all() for p in net.module_.parameters())
+        if np.isfinite(loss) and params_ok:
+            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+            return
+        self.diverged_ = True
+        net.module_.load_state_dict(self.best_state_)
+        epoch = len(net.history)
+        warnings.warn(
+            f"Training diverged at epoch {epoch} (loss {loss}); the weights of the last "
+            "finite epoch were restored and training stopped. Lower `lr` or use "
+            "optimizer='adam'.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+        raise KeyboardInterrupt  # skorch's way to stop the epoch loop (cf. EarlyStopping)
+
+
+def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max_epochs=10,
+              batch_size=128, device="cpu", verbose=0, sigma=None, sigma_decay=1.0,
+              callbacks=(), train_split=None, **kwargs):
+    """Build a skorch :class:`~skorch.NeuralNet` around an initialised ``module``.
+
+    The net trains ``module`` as given (it is not re-created), shuffles the training
+    batches, applies the learning-rate decay (``ExponentialLR``), the σ schedule when
+    ``sigma`` is not None, and the :class:`DivergenceGuard`.
+    """
+    cbs = [("divergence_guard", DivergenceGuard())]
+    if sigma is not None:
+        cbs.append(("sigma_schedule", SigmaSchedule(sigma, sigma_decay)))
+    if lr_decay != 1.0:
+        cbs.append(("lr_decay", LRScheduler(policy="ExponentialLR", gamma=lr_decay)))
+    cbs.extend(callbacks)
+    return NeuralNet(
+        module=module,
+        criterion=criterion,
+        optimizer=resolve_optimizer(optimizer),
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=train_split,
+        callbacks=cbs,
+        iterator_train__shuffle=True,
+        predict_nonlinearity=None,
+        device=device,
+        verbose=verbose,
+        torch_load_kwargs={"weights_only": False},
+        **kwargs,
+    )
+
+
+def fit_net(net, X, y, random_state):
+    """``net.fit(X, y)`` with the shuffling and any dropout seeded from ``random_state``.
+
+    The global torch RNG is forked, so the caller's random stream is left untouched.
+    """
+    devices = []
+    if str(net.device).startswith("cuda") and torch.cuda.is_available():
+        devices = [torch.device(net.device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(torch_seed(random_state))
+        net.fit(X, y)
+    return net
+
+
+def as_float32(X):
+    """``X`` as a C-contiguous, writable float32 array (copied only when needed).
+
+    torch warns on (and must not write into) read-only buffers such as memory maps.
+    """
+    if X.dtype == np.float32 and X.flags.writeable and X.flags.c_contiguous:
+        return X
+    return np.array(X, dtype=np.float32, order="C")
+
+
+def batched_forward(module, X, device, out_dtype, batch_size=8192):
+    """Run ``module`` in eval/inference mode over ``X`` in batches into a numpy array.
+
+    No temporary of the full output size is made besides the returned array.
+    """
+    n = X.shape[0]
+    was_training = module.training
+    module.eval()
+    out = None
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                xb = as_float32(X[start:start + batch_size])
+                zb = module(torch.from_numpy(xb).to(device))
+                if out is None:
+                    out = np.empty((n, zb.shape[1]), dtype=out_dtype)
+                out[start:start + batch_size] = zb.cpu().numpy()
+    finally:
+        module.train(was_training)
+    return out

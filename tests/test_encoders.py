@@ -1,0 +1,340 @@
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder, iht
+from skl0._solvers import l0_objective, optimal_codes, spectral_norm_sq
+from skl0.metrics import code_prediction_error
+
+FAST = {"max_epochs": 3, "dict_max_iter": 2, "solver_max_iter": 100, "random_state": 0,
+        "device": "cpu"}
+ENCODERS = [
+    lambda **kw: L0Encoder(n_components=16, alpha=0.1, **{**FAST, **kw}),
+    lambda **kw: MSparseEncoder(n_components=16, n_nonzero_coefs=3, **{**FAST, **kw}),
+    lambda **kw: LISTAEncoder(n_components=16, alpha=0.1, **{**FAST, **kw}),
+]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:400])
+    return X, y[:400]
+
+
+@pytest.fixture(scope="module")
+def sparse_problem():
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((16, 10))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    A = np.zeros((300, 16))
+    for i in range(300):
+        A[i, rng.choice(16, 3, replace=False)] = rng.uniform(1, 2, 3) * rng.choice([-1, 1], 3)
+    return A @ D + 0.01 * rng.standard_normal((300, 10)), D
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_untrained_encoder_equals_k_solver_iterations(make, sparse_problem):
+    X, D = sparse_problem
+    enc = make(dictionary=D, max_epochs=0, n_stages=3).fit(X)
+    np.testing.assert_array_equal(enc.components_, D)
+    if isinstance(enc, MSparseEncoder):
+        ref = iht(X, D, n_nonzero_coefs=3, n_iter=3)
+    elif isinstance(enc, L0Encoder):
+        ref = iht(X, D, alpha=0.1, n_iter=3)
+    else:
+        step = 1.0 / spectral_norm_sq(torch.as_tensor(D))
+        ref = np.zeros((len(X), 16))
+        for _ in range(3):
+            U = ref + step * (X - ref @ D) @ D.T
+            ref = np.sign(U) * np.maximum(np.abs(U) - step * 0.1, 0)
+    codes = enc.transform(X)
+    close = np.isclose(codes, ref, rtol=1e-4, atol=1e-5)
+    assert close.mean() > 0.999  # float32: a value exactly at a threshold may flip
+    assert len(enc.history_) == 0
+
+
+def test_l0_training_beats_iht_on_its_targets(sparse_problem):
+    X, D = sparse_problem
+    Xtr, Xte = X[:250], X[250:]
+    enc = L0Encoder(dictionary=D, alpha=0.05, max_epochs=60, batch_size=32, lr=3e-3,
+                    random_state=0, device="cpu").fit(Xtr)
+    target = optimal_codes(torch.as_tensor(Xte, dtype=torch.float32),
+                           torch.as_tensor(D, dtype=torch.float32), alpha=0.05).numpy()
+    err_deep = code_prediction_error(target, enc.transform(Xte))
+    err_iht2 = code_prediction_error(target, iht(Xte, D, alpha=0.05, n_iter=2))
+    assert err_deep < 0.5 * err_iht2
+    loss = enc.history_[:, "train_loss"]
+    assert loss[-1] < loss[0]
+    assert np.isfinite(enc.thresholds_).all() and (enc.thresholds_ >= 0).all()
+    # and its codes reach a low ℓ0 objective: well below IHT with the same 2 iterations
+    obj = l0_objective(torch.as_tensor(Xte), torch.as_tensor(enc.transform(Xte)),
+                       torch.as_tensor(D), 0.05).mean()
+    obj2 = l0_objective(torch.as_tensor(Xte), torch.as_tensor(iht(Xte, D, alpha=0.05, n_iter=2)),
+                        torch.as_tensor(D), 0.05).mean()
+    assert obj < obj2
+
+
+def test_msparse_training_and_sparsity(digits):
+    X, _ = digits
+    enc = MSparseEncoder(n_components=32, n_nonzero_coefs=5, max_epochs=20, random_state=0,
+                         device="cpu").fit(X)
+    codes = enc.transform(X)
+    assert codes.shape == (len(X), 32)
+    assert np.count_nonzero(codes, axis=1).max() <= 5
+    assert enc.n_nonzero_coefs_ == 5
+    np.testing.assert_allclose(np.linalg.norm(enc.components_, axis=1), 1.0, rtol=1e-6)
+    assert not hasattr(enc, "thresholds_")
+
+
+def test_default_n_nonzero_coefs_is_ten_percent():
+    X = np.random.default_rng(0).standard_normal((30, 5))
+    assert MSparseEncoder(n_components=40, **FAST).fit(X).n_nonzero_coefs_ == 4
+    assert MSparseEncoder(n_components=5, **FAST).fit(X).n_nonzero_coefs_ == 1
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_defaults_work_on_tiny_data(make):
+    X = np.array([[0.5], [-1.0]])
+    est = type(make())(max_epochs=2, device="cpu", random_state=0)
+    codes = est.fit_transform(X)
+    assert codes.shape == (2, 1) and np.isfinite(codes).all()
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_dtype_preserved_and_inverse_transform(make, digits):
+    X, _ = digits
+    enc = make().fit(X)
+    for dt in (np.float32, np.float64):
+        codes = enc.transform(X.astype(dt))
+        assert codes.dtype == dt
+        assert enc.inverse_transform(codes).shape == X.shape
+    codes = enc.transform(X)
+    np.testing.assert_allclose(enc.inverse_transform(codes), codes @ enc.components_)
+    assert list(enc.get_feature_names_out())[:2] == [
+        f"{type(enc).__name__.lower()}0", f"{type(enc).__name__.lower()}1"]
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_inputs_not_modified(make, sparse_problem):
+    X, D = sparse_problem
+    X0, D0 = X.copy(), D.copy()
+    enc = make(dictionary=D).fit(X)
+    enc.transform(X)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(D, D0)
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_fit_is_reproducible(make, digits):
+    X, _ = digits
+    a = make().fit(X).transform(X)
+    b = make().fit(X).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_pickle_joblib_deepcopy_roundtrip(make, digits, tmp_path):
+    import copy
+
+    X, _ = digits
+    enc = make().fit(X)
+    ref = enc.transform(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(enc)).transform(X), ref)
+    np.testing.assert_array_equal(copy.deepcopy(enc).transform(X), ref)
+    path = tmp_path / "enc.joblib"
+    joblib.dump(enc, path)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "ref.npy", ref)
+    code = textwrap.dedent(f"""
+        import joblib, numpy as np
+        enc = joblib.load({str(path)!r})
+        X = np.load({str(tmp_path / "X.npy")!r})
+        np.testing.assert_array_equal(enc.transform(X), np.load({str(tmp_path / "ref.npy")!r}))
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_model_labelled_cuda_loads_on_cpu(digits, tmp_path):
+    """The path a CUDA-fitted model takes on a CPU-only machine (skorch maps it to CPU)."""
+    X, _ = digits
+    enc = L0Encoder(n_components=8, **FAST).fit(X)
+    ref = enc.transform(X)
+    enc.net_.device = "cuda"  # as if it had been fitted on a GPU
+    path = tmp_path / "cuda_enc.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(enc, f)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "ref.npy", ref)
+    code = textwrap.dedent(f"""
+        import pickle, warnings, numpy as np, torch
+        torch.cuda.is_available = lambda: False
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            enc = pickle.load(open({str(path)!r}, "rb"))
+        assert str(enc.net_.device) == "cpu", enc.net_.device
+        assert any("CUDA" in str(x.message) for x in w)
+        X = np.load({str(tmp_path / "X.npy")!r})
+        np.testing.assert_array_equal(enc.transform(X), np.load({str(tmp_path / "ref.npy")!r}))
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_loads_on_cpu_only_process(digits, tmp_path):
+    X, _ = digits
+    enc = L0Encoder(n_components=8, **{**FAST, "device": "cuda"}).fit(X)
+    ref = enc.transform(X)
+    path = tmp_path / "enc.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(enc, f)
+    np.save(tmp_path / "X.npy", X)
+    code = textwrap.dedent(f"""
+        import pickle, warnings, numpy as np
+        warnings.simplefilter("ignore")
+        enc = pickle.load(open({str(path)!r}, "rb"))
+        np.save({str(tmp_path / "out.npy")!r}, enc.transform(np.load({str(tmp_path / "X.npy")!r})))
+    """)
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_pipeline_and_gridsearch_parallel(digits):
+    X, y = digits
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("enc", MSparseEncoder(n_components=16, **FAST)),
+                     ("clf", LogisticRegression(max_iter=200))])
+    grid = GridSearchCV(pipe, {"enc__n_nonzero_coefs": [2, 4], "enc__n_components": [16, 24]},
+                        cv=2, n_jobs=2)
+    grid.fit(X, y)
+    assert set(grid.best_params_) == {"enc__n_nonzero_coefs", "enc__n_components"}
+    assert grid.best_score_ > 0.5
+    l0 = GridSearchCV(Pipeline([("enc", L0Encoder(n_components=16, **FAST)),
+                                ("clf", LogisticRegression(max_iter=200))]),
+                      {"enc__alpha": [0.05, 0.2]}, cv=2, n_jobs=2).fit(X, y)
+    assert l0.best_params_["enc__alpha"] in (0.05, 0.2)
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_clone_is_unfitted_with_same_params(make, digits):
+    X, _ = digits
+    enc = make().fit(X)
+    c = clone(enc)
+    assert c.get_params() == enc.get_params()
+    assert not hasattr(c, "net_")
+
+
+def test_divergence_is_caught_never_nan(digits):
+    X, _ = digits
+    enc = L0Encoder(n_components=16, optimizer="sgd", lr=1e6, max_epochs=5, random_state=0,
+                    device="cpu", solver_max_iter=50, dict_max_iter=2)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        enc.fit(X)
+    assert np.isfinite(enc.transform(X)).all()
+
+
+def test_optimizer_class_and_names(digits):
+    X, _ = digits
+    for opt in ("sgd", torch.optim.Adam):
+        enc = L0Encoder(n_components=8, optimizer=opt, **FAST).fit(X)
+        assert np.isfinite(enc.transform(X)).all()
+
+
+def test_sigma_schedule_recorded(digits):
+    X, _ = digits
+    enc = L0Encoder(n_components=8, sigma=0.2, sigma_decay=10.0, **FAST).fit(X)
+    np.testing.assert_allclose(enc.history_[:, "sigma"], [0.2, 0.02, 0.002])
+    held = L0Encoder(n_components=8, **FAST).fit(X)
+    np.testing.assert_allclose(held.history_[:, "sigma"], [0.2, 0.2, 0.2])
+
+
+def test_verbose_prints_epoch_table(digits, capsys):
+    X, _ = digits
+    L0Encoder(n_components=8, verbose=1, **FAST).fit(X)
+    out = capsys.readouterr()
+    assert "train_loss" in out.out and "epoch" in out.out
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("make", ENCODERS)
+@pytest.mark.parametrize(
+    "X, exc, match",
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "infinity"),
+        (np.array([1.0, 2.0, 3.0]), ValueError, "2D array"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (np.array([["a", "b"], ["c", "d"]]), ValueError, "convert|string"),
+        (np.ones((1, 3)), ValueError, "1 sample"),
+    ],
+)
+def test_bad_fit_input(make, X, exc, match):
+    with pytest.raises(exc, match=match):
+        make().fit(X)
+
+
+def test_sparse_input_rejected_clearly():
+    import scipy.sparse as sp
+
+    with pytest.raises(TypeError, match="toarray"):
+        L0Encoder(**FAST).fit(sp.random(20, 5, density=0.5, format="csr", random_state=0))
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_wrong_n_features_at_transform(make, digits):
+    X, _ = digits
+    enc = make().fit(X)
+    with pytest.raises(ValueError, match="features"):
+        enc.transform(X[:, :10])
+    with pytest.raises(ValueError, match="components"):
+        enc.inverse_transform(np.ones((2, 3)))
+
+
+def test_parameter_errors(sparse_problem):
+    X, D = sparse_problem
+    with pytest.raises(ValueError, match="n_nonzero_coefs"):
+        MSparseEncoder(n_components=8, n_nonzero_coefs=9, **FAST).fit(X)
+    with pytest.raises(ValueError, match="dictionary"):
+        L0Encoder(dictionary=D[:, :5], **FAST).fit(X)
+    with pytest.raises(ValueError, match="n_components"):
+        L0Encoder(n_components=5, dictionary=D, **FAST).fit(X)
+    with pytest.raises(ValueError, match="alpha"):
+        L0Encoder(alpha=-1.0, **FAST).fit(X)
+    with pytest.raises(ValueError, match="optimizer"):
+        L0Encoder(optimizer="lbfgs-ish", **FAST).fit(X)
+    with pytest.raises(TypeError, match="optimizer"):
+        L0Encoder(optimizer=int, **FAST).fit(X)
+    with pytest.raises(ValueError, match="device"):
+        L0Encoder(**{**FAST, "device": "tpu"}).fit(X)
+    with pytest.raises(ValueError, match="dictionary"):
+        L0Encoder(dictionary=np.full((4, 10), np.nan), **FAST).fit(X)
+
+
+def test_no_warnings_on_normal_fit(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L0Encoder(n_components=8, **FAST).fit(X).transform(X)

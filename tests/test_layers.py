@@ -1,0 +1,181 @@
+import numpy as np
+import pytest
+import torch
+
+from skl0._layers import (
+    HELU,
+    HELUSigma,
+    MaxMPool,
+    SoftThreshold,
+    UnfoldedEncoder,
+    helu_sigma,
+    keep_largest_mask,
+)
+from skl0._solvers import fista, iht, l0_threshold, l1_objective, spectral_norm_sq
+
+
+def _problem(seed=0, n=40, m=12, p=24, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    C = torch.randn(p, m, generator=g, dtype=dtype)
+    C = C / C.norm(dim=1, keepdim=True)
+    X = torch.randn(n, m, generator=g, dtype=dtype)
+    return X, C
+
+
+def test_helu_sigma_matches_eq9_pointwise():
+    sigma = 0.2
+    v = torch.linspace(-2, 2, 401, dtype=torch.float64)
+    out = helu_sigma(v, sigma)
+    for vi, oi in zip(v.tolist(), out.tolist(), strict=True):
+        a = abs(vi)
+        if a <= 1 - sigma:
+            ref = 0.0
+        elif a >= 1:
+            ref = vi
+        elif vi > 0:
+            ref = (vi - 1 + sigma) / sigma
+        else:
+            ref = (vi + 1 - sigma) / sigma
+        assert oi == pytest.approx(ref, abs=1e-12)
+
+
+def test_helu_sigma_is_continuous_and_tends_to_helu():
+    v = torch.linspace(-3, 3, 6001, dtype=torch.float64)
+    out = helu_sigma(v, 0.3)
+    # no jumps: the steepest piece (the ramp, slope 1/σ) bounds every increment
+    assert (out.diff().abs() <= 0.001 / 0.3 * (1 + 1e-6)).all()
+    exact = HELU()(v)
+    assert torch.equal(exact, v * (v.abs() >= 1))
+    assert (helu_sigma(v, 1e-9) - exact).abs().max() < 1e-6
+
+
+def test_helu_sigma_gradcheck():
+    v = torch.tensor([-1.7, -0.95, -0.3, 0.1, 0.85, 0.97, 1.4], dtype=torch.float64,
+                     requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: HELUSigma(0.2)(x), (v,))
+
+
+def test_scaled_helu_gradcheck_in_theta():
+    # θ·HELU_σ(u/θ): differentiable in u and θ away from the kinks.
+    u = torch.tensor([0.05, 0.19, -0.21, 0.6, -0.9], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor([0.2, 0.2, 0.22, 0.5, 0.5], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, t: t * helu_sigma(a / t, 0.2), (u, theta))
+
+
+def test_soft_threshold_gradcheck_and_values():
+    u = torch.tensor([-2.0, -0.3, 0.4, 1.5], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SoftThreshold(), (u, theta))
+    assert SoftThreshold()(u, theta).tolist() == pytest.approx([-1.5, 0.0, 0.0, 1.0])
+
+
+def test_max_m_pool_keeps_m_largest_and_routes_gradient():
+    g = torch.Generator().manual_seed(1)
+    u = torch.randn(5, 10, generator=g, dtype=torch.float64, requires_grad=True)
+    out = MaxMPool(3)(u)
+    assert (out.count_nonzero(dim=1) == 3).all()
+    ref = torch.zeros_like(u)
+    idx = u.detach().abs().argsort(dim=1, descending=True)[:, :3]
+    ref.scatter_(1, idx, u.detach().gather(1, idx))
+    assert torch.equal(out.detach(), ref)
+    w = torch.randn(5, 10, generator=g, dtype=torch.float64)
+    (out * w).sum().backward()
+    mask = keep_largest_mask(u.detach(), 3)
+    assert torch.equal(u.grad, w * mask)  # whole error signal at the switches, 0 elsewhere
+    assert torch.autograd.gradcheck(MaxMPool(3), (u,))
+
+
+def test_max_m_pool_m_at_least_p_is_identity():
+    u = torch.randn(3, 4)
+    assert torch.equal(MaxMPool(4)(u), u)
+    assert torch.equal(MaxMPool(10)(u), u)
+
+
+@pytest.mark.parametrize("n_stages", [1, 2, 3, 5])
+def test_untrained_l0_net_equals_k_iht_iterations(n_stages):
+    X, C = _problem()
+    step = 1.0 / spectral_norm_sq(C)
+    alpha = 0.05
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="l0").double()
+    net.init_from_dictionary(C, step, l0_threshold(alpha, step))
+    A_net = net.eval()(X)
+    A_iht, _ = iht(X, C, alpha=alpha, n_iter=n_stages, step=step)
+    assert A_iht.count_nonzero() > 0
+    torch.testing.assert_close(A_net, A_iht, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_stages", [1, 2, 4])
+def test_untrained_msparse_net_equals_k_iht_iterations(n_stages):
+    X, C = _problem(seed=3)
+    step = 1.0 / spectral_norm_sq(C)
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="msparse", n_nonzero_coefs=5).double()
+    net.init_from_dictionary(C, step)
+    A_net = net.eval()(X)
+    A_iht, _ = iht(X, C, n_nonzero_coefs=5, n_iter=n_stages, step=step)
+    torch.testing.assert_close(A_net, A_iht, rtol=1e-10, atol=1e-12)
+    assert (A_net.count_nonzero(dim=1) <= 5).all()
+
+
+def test_untrained_lista_net_equals_ista_iterations():
+    X, C = _problem(seed=4)
+    step = 1.0 / spectral_norm_sq(C)
+    alpha = 0.2
+    net = UnfoldedEncoder(12, 24, n_stages=3, kind="lista").double()
+    net.init_from_dictionary(C, step, step * alpha)
+    A = torch.zeros(X.shape[0], 24, dtype=X.dtype)
+    for _ in range(3):  # plain ISTA
+        U = A + step * (X - A @ C) @ C.T
+        A = torch.sign(U) * torch.relu(U.abs() - step * alpha)
+    torch.testing.assert_close(net.eval()(X), A)
+    # and many ISTA stages approach the lasso objective reached by FISTA
+    deep = UnfoldedEncoder(12, 24, n_stages=3000, kind="lista").double()
+    deep.init_from_dictionary(C, step, step * alpha)
+    ref, _ = fista(X, C, alpha=alpha, n_iter=5000, tol=1e-12)
+    obj_deep = l1_objective(X, deep.eval()(X), C, alpha)
+    obj_ref = l1_objective(X, ref, C, alpha)
+    assert (obj_deep >= obj_ref - 1e-9).all()
+    torch.testing.assert_close(obj_deep, obj_ref, rtol=1e-4, atol=0)
+
+
+def test_float32_net_matches_iht_to_rounding():
+    X, C = _problem(seed=5, dtype=torch.float32)
+    step = 1.0 / spectral_norm_sq(C)
+    net = UnfoldedEncoder(12, 24, n_stages=2, kind="l0")
+    net.init_from_dictionary(C, step, l0_threshold(0.05, step))
+    A_iht, _ = iht(X, C, alpha=0.05, n_iter=2, step=step)
+    A_net = net.eval()(X).detach()
+    # a value sitting on the threshold may flip; everything else agrees to float32 rounding
+    close = torch.isclose(A_net, A_iht, rtol=1e-4, atol=1e-5)
+    assert close.float().mean() > 0.99
+
+
+def test_training_mode_uses_helu_sigma_and_eval_exact():
+    net = UnfoldedEncoder(2, 2, n_stages=1, kind="l0", sigma=0.5)
+    net.init_from_dictionary(torch.eye(2), 1.0, 1.0)
+    x = torch.tensor([[0.8, 2.0]])
+    assert net.train()(x).tolist()[0] == pytest.approx([0.6, 2.0])
+    assert net.eval()(x).tolist()[0] == pytest.approx([0.0, 2.0])
+
+
+def test_encoder_backward_reaches_all_parameters():
+    X, C = _problem(seed=6, dtype=torch.float32)
+    for kind, kw in (("l0", {}), ("msparse", {"n_nonzero_coefs": 4}), ("lista", {})):
+        net = UnfoldedEncoder(12, 24, kind=kind, **kw)
+        net.init_from_dictionary(C, 0.1, 0.05)
+        net.train()(X).pow(2).sum().backward()
+        for name, prm in net.named_parameters():
+            assert prm.grad is not None and torch.isfinite(prm.grad).all(), (kind, name)
+            assert prm.grad.abs().sum() > 0, (kind, name)
+
+
+def test_bad_kind():
+    with pytest.raises(ValueError, match="kind"):
+        UnfoldedEncoder(2, 2, kind="l2")
+    with pytest.raises(ValueError, match="n_nonzero_coefs"):
+        UnfoldedEncoder(2, 2, kind="msparse")
+
+
+def test_flops_count():
+    net = UnfoldedEncoder(256, 512, n_stages=2)
+    assert net.flops_per_sample() == 2 * 256 * 512 + 2 * 512 * 512
+    assert np.isfinite(net.flops_per_sample())

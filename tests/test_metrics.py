@@ -1,0 +1,187 @@
+"""Tests of skl0.metrics."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skl0.metrics import clustering_error, code_prediction_error, support_error
+
+# --------------------------------------------------------------------------------------------
+# code_prediction_error
+# --------------------------------------------------------------------------------------------
+
+
+def test_code_prediction_error_known_value():
+    codes_true = np.array([[3.0, 0.0], [0.0, 4.0]])  # ||.||^2 = 25
+    codes_pred = np.array([[2.0, 1.0], [0.0, 4.0]])  # diff^2 = 1 + 1 = 2
+    assert code_prediction_error(codes_true, codes_pred) == pytest.approx(2 / 25)
+
+
+def test_code_prediction_error_exact_and_zero_prediction():
+    rng = np.random.RandomState(0)
+    codes = rng.standard_normal((20, 8))
+    assert code_prediction_error(codes, codes) == 0.0
+    assert code_prediction_error(codes, np.zeros_like(codes)) == pytest.approx(1.0)
+
+
+def test_code_prediction_error_scale_behaviour():
+    rng = np.random.RandomState(1)
+    codes_true = rng.standard_normal((30, 10))
+    codes_pred = codes_true + 0.1 * rng.standard_normal((30, 10))
+    error = code_prediction_error(codes_true, codes_pred)
+    # invariant to a common scaling of both arguments
+    assert code_prediction_error(7.0 * codes_true, 7.0 * codes_pred) == pytest.approx(error)
+    # quadratic in the size of the residual
+    doubled = codes_true + 2.0 * (codes_pred - codes_true)
+    assert code_prediction_error(codes_true, doubled) == pytest.approx(4.0 * error)
+    # shrinking the prediction by a factor c gives (1 - c)^2
+    assert code_prediction_error(codes_true, 0.5 * codes_true) == pytest.approx(0.25)
+
+
+def test_code_prediction_error_is_total_not_mean_of_rows():
+    codes_true = np.array([[10.0, 0.0], [0.0, 1.0]])
+    codes_pred = np.array([[10.0, 0.0], [0.0, 0.0]])
+    # total: 1 / 101, whereas the mean of per-row errors would be 0.5
+    assert code_prediction_error(codes_true, codes_pred) == pytest.approx(1 / 101)
+
+
+def test_code_prediction_error_inputs():
+    codes_true = np.array([[1.0, 0.0, 2.0]])
+    codes_pred = np.array([[1.0, 1.0, 2.0]])
+    expected = 1 / 5
+    assert code_prediction_error(codes_true[0], codes_pred[0]) == pytest.approx(expected)
+    assert code_prediction_error(codes_true.tolist(), codes_pred.tolist()) == pytest.approx(
+        expected
+    )
+    assert code_prediction_error(
+        sp.csr_matrix(codes_true), sp.csr_matrix(codes_pred)
+    ) == pytest.approx(expected)
+    assert code_prediction_error(
+        codes_true.astype(np.float32), codes_pred.astype(np.float32)
+    ) == pytest.approx(expected)
+    assert isinstance(code_prediction_error(codes_true, codes_pred), float)
+
+
+def test_code_prediction_error_all_zero_truth():
+    with pytest.raises(ValueError, match="all zero"):
+        code_prediction_error(np.zeros((3, 4)), np.ones((3, 4)))
+
+
+@pytest.mark.parametrize("metric", [code_prediction_error, support_error])
+def test_code_metrics_validation(metric):
+    codes = np.ones((4, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        metric(codes, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        metric(codes, np.ones((5, 3)))
+    bad = codes.copy()
+    bad[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        metric(codes, bad)
+    with pytest.raises(ValueError, match="NaN"):
+        metric(bad, codes)
+    with pytest.raises(ValueError, match="dim 3"):
+        metric(np.ones((2, 2, 2)), np.ones((2, 2, 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# support_error
+# --------------------------------------------------------------------------------------------
+
+
+def test_support_error_known_supports():
+    codes_true = np.array(
+        [
+            [1.0, 2.0, 0.0, 0.0, 0.0],  # support {0, 1}
+            [0.0, 0.0, 3.0, 0.0, 1.0],  # support {2, 4}
+            [1.0, 0.0, 0.0, 0.0, 0.0],  # support {0}
+        ]
+    )
+    codes_pred = np.array(
+        [
+            [5.0, 0.0, 1.0, 0.0, 0.0],  # {0, 2}: symmetric difference {1, 2} -> 2
+            [0.0, 0.0, -3.0, 0.0, 7.0],  # {2, 4}: same support, other values -> 0
+            [0.0, 1.0, 1.0, 1.0, 0.0],  # {1, 2, 3}: difference {0, 1, 2, 3} -> 4
+        ]
+    )
+    assert support_error(codes_true, codes_pred) == pytest.approx((2 + 0 + 4) / 3)
+    assert support_error(codes_true, codes_true) == 0.0
+    # the M-sparse case of the paper: exactly one wrong atom per sample counts 2
+    assert support_error(codes_true[:2], codes_pred[:2]) == pytest.approx(1.0)
+
+
+def test_support_error_tol():
+    codes_true = np.array([[1.0, 0.0, 0.0]])
+    codes_pred = np.array([[1.0, 1e-9, -1e-9]])
+    assert support_error(codes_true, codes_pred) == 2.0
+    assert support_error(codes_true, codes_pred, tol=1e-6) == 0.0
+    for tol in (-1.0, np.nan, "0", None):
+        with pytest.raises(ValueError, match="tol"):
+            support_error(codes_true, codes_pred, tol=tol)
+
+
+def test_support_error_sparse_and_1d():
+    codes_true = np.array([[0.0, 1.0, 0.0, 2.0]])
+    codes_pred = np.array([[1.0, 1.0, 0.0, 0.0]])
+    assert support_error(sp.csr_matrix(codes_true), sp.csc_matrix(codes_pred)) == 2.0
+    assert support_error(codes_true[0], codes_pred[0]) == 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# clustering_error
+# --------------------------------------------------------------------------------------------
+
+
+def test_clustering_error_permuted_labels_is_zero():
+    rng = np.random.RandomState(0)
+    labels_true = rng.randint(0, 5, size=200)
+    permutation = rng.permutation(5)
+    assert clustering_error(labels_true, permutation[labels_true]) == 0.0
+    assert clustering_error(labels_true, labels_true + 100) == 0.0
+
+
+def test_clustering_error_hand_computed():
+    labels_true = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    labels_pred = [1, 1, 1, 2, 0, 0, 0, 2, 2, 1]
+    # best matching: cluster 1 -> class 0 (3), cluster 0 -> class 1 (3), cluster 2 -> class 2 (1)
+    assert clustering_error(labels_true, labels_pred) == pytest.approx(1 - 7 / 10)
+
+
+def test_clustering_error_hungarian_beats_greedy():
+    # Greedy majority voting would map both clusters to class 0; one-to-one matching must not.
+    labels_true = [0, 0, 0, 1, 0, 0, 1, 1]
+    labels_pred = [0, 0, 0, 0, 1, 1, 1, 1]
+    # contingency [[3, 2], [1, 2]]: best one-to-one is 3 + 2 = 5 correct
+    assert clustering_error(labels_true, labels_pred) == pytest.approx(3 / 8)
+
+
+def test_clustering_error_different_numbers_of_clusters():
+    labels_true = [0, 0, 1, 1, 2, 2]
+    # two clusters for three classes: at most 4 samples can be right
+    assert clustering_error(labels_true, [0, 0, 1, 1, 1, 1]) == pytest.approx(2 / 6)
+    # six singleton clusters for three classes: three matched, three wrong
+    assert clustering_error(labels_true, [0, 1, 2, 3, 4, 5]) == pytest.approx(3 / 6)
+    # one cluster
+    assert clustering_error(labels_true, [7] * 6) == pytest.approx(4 / 6)
+
+
+def test_clustering_error_label_types():
+    labels_true = np.array(["cat", "cat", "dog", "dog", "eel"], dtype=object)
+    labels_pred = np.array([2.5, 2.5, -1.0, -1.0, 2.5])
+    assert clustering_error(labels_true, labels_pred) == pytest.approx(1 / 5)
+    assert clustering_error(np.array(["a", "b"]), np.array([True, False])) == 0.0
+    assert clustering_error(np.array([[0], [1]]), [1, 0]) == 0.0  # column vector is fine
+    assert isinstance(clustering_error([0, 1], [0, 1]), float)
+
+
+def test_clustering_error_validation():
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clustering_error([0, 1, 2], [0, 1])
+    with pytest.raises(ValueError, match="labels_pred contains NaN"):
+        clustering_error([0, 1, 2], [0.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match="labels_true contains NaN"):
+        clustering_error(np.array(["a", np.nan, "b"], dtype=object), [0, 1, 2])
+    with pytest.raises(ValueError, match="empty"):
+        clustering_error([], [])
+    with pytest.raises(ValueError):
+        clustering_error(np.zeros((3, 2)), [0, 1, 2])
