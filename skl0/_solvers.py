@@ -1,0 +1,746 @@
+"""Reference sparse-coding solvers on torch: IHT (l0 and M-sparse), FISTA (l1), optimal codes.
+
+Everything here is batched over samples and runs on the device and in the dtype of its inputs;
+there is no Python loop over samples. The conventions are fixed once for the whole package:
+
+* ``X`` is ``(n_samples, n_features)``, the dictionary ``C`` is ``(n_components, n_features)``
+  (rows are atoms, scikit-learn's layout, so the paper's ``D`` is ``C.T``) and the codes ``A``
+  are ``(n_samples, n_components)``. The reconstruction is ``A @ C``.
+* ``B = X @ C.T`` are the correlations and ``G = C @ C.T`` the Gram matrix; one IHT step is
+  ``A <- H(A + mu * (B - A @ G))`` with step ``mu <= 1 / ||C||_2^2``.
+* The l0-regularised problem (the paper's eq. 1) is ``min_a 0.5 ||x - a C||^2 + alpha ||a||_0``,
+  the M-sparse problem (eq. 2) is ``min_a ||x - a C||^2 s.t. ||a||_0 <= M`` and the l1 problem
+  (eq. 3) is ``min_a 0.5 ||x - a C||^2 + alpha ||a||_1``.
+
+Because of the factor 1/2 in the l0 objective, the hard threshold that goes with a gradient step
+``mu`` is ``sqrt(2 * alpha * mu)`` (:func:`l0_threshold`). The paper writes the objective without
+the 1/2 and uses ``mu = 1``, so its threshold ``lambda ** 0.5`` is the same rule: the paper's
+"lambda = 0.5" is ``alpha = 0.25`` here.
+
+This module imports torch only (tqdm lazily for progress bars): no scikit-learn, no skorch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+__all__ = [
+    "fista",
+    "hard_threshold",
+    "iht",
+    "keep_largest",
+    "l0_objective",
+    "l0_threshold",
+    "l1_objective",
+    "msparse_objective",
+    "optimal_codes",
+    "soft_threshold",
+    "spectral_norm_sq",
+]
+
+# Denominator floor for relative changes ``||a_new - a|| / max(||a||, _TINY)``.
+_TINY = 1e-30
+# Seed of the (deterministic) start of the power iteration.
+_POWER_SEED = 0
+# Width of the block power iteration in spectral_norm_sq.
+_POWER_BLOCK = 16
+# Backtracking tries of the adaptive IHT before it falls back to the safe step.
+_MAX_BACKTRACK = 8
+# Plain IHT steps from zeros that make the second start of optimal_codes.
+_ZERO_START_ITERS = 10
+# IHT iterations run from both starts before optimal_codes keeps the better one per sample.
+_RACE_ITERS = 50
+
+
+# --------------------------------------------------------------------------------------------
+# Thresholding operators
+# --------------------------------------------------------------------------------------------
+
+
+def hard_threshold(U, threshold):
+    """Element-wise hard threshold ``h_theta`` (the paper's eq. 7).
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Input of any shape.
+    threshold : float or torch.Tensor
+        The threshold ``theta``; a scalar or a tensor broadcastable to ``U`` (e.g. one per
+        component, or one per sample as an ``(n, 1)`` column).
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor: ``u`` where ``|u| >= threshold`` and ``0`` where ``|u| < threshold``.
+    """
+    return torch.where(U.abs() >= threshold, U, torch.zeros((), dtype=U.dtype, device=U.device))
+
+
+def keep_largest(U, n_nonzero_coefs):
+    """Keep the ``M`` entries of largest magnitude in each row, zero the others (``h_M``).
+
+    Parameters
+    ----------
+    U : torch.Tensor of shape (n_samples, n_components)
+        Input.
+    n_nonzero_coefs : int
+        ``M``, the number of entries kept per row. ``M >= n_components`` keeps all of them and
+        ``M <= 0`` keeps none. Ties are broken by :func:`torch.topk`, so exactly ``M`` positions
+        are kept.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor with at most ``M`` nonzeros per row.
+    """
+    M = int(n_nonzero_coefs)
+    n_components = U.shape[-1]
+    if M >= n_components:
+        return U.clone()
+    if M <= 0:
+        return torch.zeros_like(U)
+    idx = U.abs().topk(M, dim=-1, sorted=False).indices
+    mask = torch.zeros(U.shape, dtype=torch.bool, device=U.device).scatter_(-1, idx, True)
+    return torch.where(mask, U, torch.zeros((), dtype=U.dtype, device=U.device))
+
+
+def soft_threshold(U, threshold):
+    """Element-wise soft threshold (shrinkage) ``sign(u) * max(|u| - threshold, 0)`` (eq. 5).
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Input of any shape.
+    threshold : float or torch.Tensor
+        Non-negative threshold, a scalar or broadcastable to ``U``.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor.
+    """
+    if isinstance(threshold, torch.Tensor):
+        threshold = threshold.to(dtype=U.dtype, device=U.device)
+        return U - torch.clamp(U, min=-threshold, max=threshold)
+    threshold = float(threshold)
+    return U - U.clamp(-threshold, threshold)
+
+
+def l0_threshold(alpha, step):
+    """Hard threshold of one IHT step of size ``step`` for the l0 weight ``alpha``.
+
+    skl0's l0 objective is ``0.5 ||x - a C||^2 + alpha ||a||_0``. The proximal operator of
+    ``step * alpha ||.||_0`` keeps ``u_i`` exactly when ``u_i^2 / (2 step) >= alpha``, so the
+    threshold is ``sqrt(2 * alpha * step)``. The paper writes the objective without the 1/2 and
+    takes ``step = 1``, which gives its threshold ``lambda ** 0.5``: the same rule, so the paper's
+    ``lambda`` is ``2 * alpha`` and its "lambda = 0.5" is ``alpha = 0.25`` here.
+
+    Parameters
+    ----------
+    alpha : float
+        The l0 weight (>= 0).
+    step : float
+        The gradient step ``mu`` (> 0).
+
+    Returns
+    -------
+    float
+        ``sqrt(2 * alpha * step)``.
+    """
+    return math.sqrt(2.0 * float(alpha) * float(step))
+
+
+# --------------------------------------------------------------------------------------------
+# Objectives
+# --------------------------------------------------------------------------------------------
+
+
+def _as_column(value, ref):
+    """A scalar stays a float; a tensor becomes an ``(n, 1)`` column on ``ref``'s device."""
+    if isinstance(value, torch.Tensor):
+        value = value.to(device=ref.device, dtype=ref.dtype)
+        if value.ndim == 0:
+            return value
+        return value.reshape(-1, 1)
+    return float(value)
+
+
+def _sq_residual(X, A, C):
+    R = X - A @ C
+    return (R * R).sum(dim=1)
+
+
+def l0_objective(X, A, C, alpha):
+    """Per-sample l0-regularised objective ``0.5 ||x - a C||^2 + alpha ||a||_0`` (eq. 1).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    A : torch.Tensor of shape (n_samples, n_components)
+    C : torch.Tensor of shape (n_components, n_features)
+    alpha : float or torch.Tensor
+        Scalar, or one weight per sample (shape ``(n,)`` or ``(n, 1)``).
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+    """
+    alpha = _as_column(alpha, X)
+    nnz = (A != 0).sum(dim=1, keepdim=True).to(X.dtype)
+    return 0.5 * _sq_residual(X, A, C) + (alpha * nnz).reshape(-1)
+
+
+def msparse_objective(X, A, C):
+    """Per-sample M-sparse objective ``||x - a C||^2`` (eq. 2; the constraint is not checked).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    A : torch.Tensor of shape (n_samples, n_components)
+    C : torch.Tensor of shape (n_components, n_features)
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+    """
+    return _sq_residual(X, A, C)
+
+
+def l1_objective(X, A, C, alpha):
+    """Per-sample l1 objective ``0.5 ||x - a C||^2 + alpha ||a||_1`` (eq. 3).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    A : torch.Tensor of shape (n_samples, n_components)
+    C : torch.Tensor of shape (n_components, n_features)
+    alpha : float or torch.Tensor
+        Scalar, or one weight per sample (shape ``(n,)`` or ``(n, 1)``).
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+    """
+    alpha = _as_column(alpha, X)
+    return 0.5 * _sq_residual(X, A, C) + (alpha * A.abs()).sum(dim=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Spectral norm
+# --------------------------------------------------------------------------------------------
+
+
+def spectral_norm_sq(C, n_iter=100, tol=1e-7):
+    """Squared spectral norm ``||C||_2^2``, the largest eigenvalue of ``C C^T``.
+
+    A block power iteration (subspace iteration with Rayleigh-Ritz, a block of up to 16 vectors)
+    on the smaller of ``C C^T`` and ``C^T C``, in float64, from a fixed-seed random start, so the
+    result is deterministic. The block makes it robust to a small gap between the largest
+    singular values. When the smaller side has at most 16 dimensions the eigenvalue is computed
+    exactly. Like any power iteration the estimate approaches ``||C||_2^2`` from below.
+
+    Parameters
+    ----------
+    C : torch.Tensor of shape (n_components, n_features)
+        The dictionary.
+    n_iter : int, default=100
+        Maximum number of power iterations.
+    tol : float, default=1e-7
+        Stop once the residual ``||K q - theta q||`` of the top Ritz pair ``(theta, q)`` is below
+        ``tol * theta`` (the eigenvalue is then within about ``tol * theta``).
+
+    Returns
+    -------
+    float
+        ``||C||_2^2`` (``0.0`` for an all-zero or empty ``C``).
+    """
+    dtype = torch.float64 if C.device.type in ("cpu", "cuda") else torch.float32
+    C = C.detach().to(dtype)
+    if C.numel() == 0:
+        return 0.0
+    K = C @ C.T if C.shape[0] <= C.shape[1] else C.T @ C
+    m = K.shape[0]
+    if m <= _POWER_BLOCK:
+        return max(float(torch.linalg.eigvalsh(K)[-1]), 0.0)
+    b = min(_POWER_BLOCK, m)
+    gen = torch.Generator(device="cpu").manual_seed(_POWER_SEED)
+    Q = torch.randn(m, b, generator=gen, dtype=dtype).to(C.device)
+    Q = torch.linalg.qr(Q).Q
+    estimate = 0.0
+    for _ in range(max(int(n_iter), 1)):
+        Z = K @ Q
+        # Rayleigh-Ritz on the current block; stop on the residual of the top Ritz pair.
+        evals, evecs = torch.linalg.eigh(Q.T @ Z)
+        estimate = float(evals[-1])
+        residual = Z @ evecs[:, -1] - estimate * (Q @ evecs[:, -1])
+        if float(torch.linalg.vector_norm(residual)) <= tol * abs(estimate):
+            break
+        Q = torch.linalg.qr(Z).Q
+    return max(estimate, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# IHT
+# --------------------------------------------------------------------------------------------
+
+
+def _check_problem(alpha, n_nonzero_coefs):
+    if (alpha is None) == (n_nonzero_coefs is None):
+        raise ValueError(
+            "Exactly one of alpha (l0-regularised problem) and n_nonzero_coefs (M-sparse "
+            f"problem) must be given; got alpha={alpha!r}, n_nonzero_coefs={n_nonzero_coefs!r}."
+        )
+    if alpha is not None and not alpha >= 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha!r}.")
+    if n_nonzero_coefs is not None:
+        if isinstance(n_nonzero_coefs, bool) or not isinstance(n_nonzero_coefs, numbers.Integral):
+            raise ValueError(f"n_nonzero_coefs must be an integer, got {n_nonzero_coefs!r}.")
+        if n_nonzero_coefs < 1:
+            raise ValueError(f"n_nonzero_coefs must be >= 1, got {n_nonzero_coefs!r}.")
+
+
+def _start(X, C, init):
+    if init is None:
+        return torch.zeros(X.shape[0], C.shape[0], dtype=X.dtype, device=X.device)
+    return init.detach().to(device=X.device, dtype=X.dtype).clone()
+
+
+def _rel_change(A_new, A):
+    """Per-sample ``||A_new - A|| / max(||A||, tiny)``."""
+    num = torch.linalg.vector_norm(A_new - A, dim=1)
+    den = torch.linalg.vector_norm(A, dim=1).clamp_min(_TINY)
+    return num / den
+
+
+def iht(
+    X,
+    C,
+    *,
+    alpha=None,
+    n_nonzero_coefs=None,
+    n_iter=100,
+    init=None,
+    step=None,
+    tol=None,
+    gram=None,
+):
+    """Iterative hard thresholding (Blumensath & Davies 2008) for the l0 or M-sparse problem.
+
+    Iterates ``A <- H(A + step * (B - A @ G))`` with ``B = X @ C.T`` and ``G = C @ C.T``
+    computed once, where ``H`` is the hard threshold :func:`hard_threshold` at
+    ``sqrt(2 * alpha * step)`` (l0 problem ``0.5 ||x - a C||^2 + alpha ||a||_0``; the paper's
+    ``lambda ** 0.5`` at step 1 for its objective without the 1/2, so the paper's
+    ``lambda = 0.5`` is ``alpha = 0.25``) or :func:`keep_largest` with ``M`` entries (M-sparse
+    problem). With ``step <= 1 / ||C||_2^2`` no iteration increases the objective. The untrained
+    unfolded encoder equals ``iht(X, C, ..., n_iter=K)`` from zeros.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    C : torch.Tensor of shape (n_components, n_features)
+        Dictionary, rows are atoms.
+    alpha : float, optional
+        l0 weight. Exactly one of ``alpha`` and ``n_nonzero_coefs`` must be given.
+    n_nonzero_coefs : int, optional
+        ``M`` of the M-sparse problem.
+    n_iter : int, default=100
+        Number of iterations (``0`` returns the start).
+    init : torch.Tensor of shape (n_samples, n_components), optional
+        Start; zeros by default. It is not modified.
+    step : float, optional
+        Gradient step ``mu``; ``1 / spectral_norm_sq(C)`` by default.
+    tol : float, optional
+        If given, stop once the support no longer changes and
+        ``max_i ||a_i_new - a_i|| / max(||a_i||, tiny) < tol`` (over the whole batch).
+    gram : torch.Tensor of shape (n_components, n_components), optional
+        Precomputed ``C @ C.T``.
+
+    Returns
+    -------
+    A : torch.Tensor of shape (n_samples, n_components)
+        The codes.
+    n_iter_done : int
+        Number of iterations run.
+    """
+    _check_problem(alpha, n_nonzero_coefs)
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter!r}.")
+    A = _start(X, C, init)
+    if n_iter == 0:
+        return A, 0
+    if step is None:
+        step = 1.0 / _safe_norm(C)
+    step = float(step)
+    G = C @ C.T if gram is None else gram
+    B = X @ C.T
+    if alpha is not None:
+        thr = l0_threshold(alpha, step)
+
+        def H(U):
+            return hard_threshold(U, thr)
+    else:
+
+        def H(U):
+            return keep_largest(U, n_nonzero_coefs)
+
+    n_done = 0
+    for _ in range(int(n_iter)):
+        A_new = H(A + step * (B - A @ G))
+        n_done += 1
+        if tol is not None:
+            same_support = torch.equal(A_new != 0, A != 0)
+            if same_support and float(_rel_change(A_new, A).max()) < tol:
+                A = A_new
+                break
+        A = A_new
+    return A, n_done
+
+
+def _safe_norm(C):
+    L = spectral_norm_sq(C)
+    if L <= 0.0:
+        # An all-zero dictionary: any step is safe; the codes stay (at) zero.
+        return 1.0
+    return L
+
+
+# --------------------------------------------------------------------------------------------
+# FISTA
+# --------------------------------------------------------------------------------------------
+
+
+def fista(X, C, *, alpha, n_iter=500, tol=1e-6, step=None, init=None, gram=None):
+    """FISTA with adaptive restart for the l1 problem ``0.5 ||x - a C||^2 + alpha ||a||_1``.
+
+    Beck & Teboulle's accelerated proximal gradient with step ``1 / ||C||_2^2`` and the
+    gradient-based adaptive restart of O'Donoghue & Candes (2015): a sample's momentum is reset
+    whenever ``<y - a_new, a_new - a> > 0``, i.e. the step went against the momentum. The
+    momentum and the restarts are per sample.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    C : torch.Tensor of shape (n_components, n_features)
+    alpha : float or torch.Tensor
+        l1 weight (>= 0), a scalar or one per sample (shape ``(n,)`` or ``(n, 1)``).
+    n_iter : int, default=500
+        Maximum number of iterations.
+    tol : float, default=1e-6
+        Stop when ``max_i ||a_i_new - a_i|| / max(||a_i||, tiny) < tol``. ``None`` runs all
+        ``n_iter`` iterations.
+    step : float, optional
+        Gradient step; ``1 / spectral_norm_sq(C)`` by default.
+    init : torch.Tensor of shape (n_samples, n_components), optional
+        Start; zeros by default. It is not modified.
+    gram : torch.Tensor of shape (n_components, n_components), optional
+        Precomputed ``C @ C.T``.
+
+    Returns
+    -------
+    A : torch.Tensor of shape (n_samples, n_components)
+    n_iter_done : int
+    """
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter!r}.")
+    alpha = _as_column(alpha, X)
+    if isinstance(alpha, torch.Tensor):
+        if bool((alpha < 0).any()):
+            raise ValueError("alpha must be non-negative.")
+    elif not alpha >= 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha!r}.")
+    A = _start(X, C, init)
+    if n_iter == 0:
+        return A, 0
+    if step is None:
+        step = 1.0 / _safe_norm(C)
+    step = float(step)
+    G = C @ C.T if gram is None else gram
+    return _fista_loop(X @ C.T, G, A, alpha, step, int(n_iter), tol, per_sample=False)
+
+
+def _fista_loop(B, G, A, alpha, step, n_iter, tol, *, per_sample):
+    """The FISTA iterations from ``A`` (not modified).
+
+    ``per_sample=False``: the batch stops when the largest relative change is below ``tol``.
+    ``per_sample=True``: each sample is frozen (and leaves the working set) as soon as its own
+    relative change is below ``tol``; the iteration count returned is the most over samples.
+    """
+    n = B.shape[0]
+    out = A.clone() if per_sample else None
+    act = torch.arange(n, device=B.device)
+    thr = step * alpha  # float or (n, 1) column
+    Y = A
+    t = torch.ones(n, 1, dtype=B.dtype, device=B.device)
+    n_done = 0
+    for _ in range(n_iter):
+        A_new = soft_threshold(Y + step * (B - Y @ G), thr)
+        n_done += 1
+        diff = A_new - A
+        if tol is not None:
+            den = torch.linalg.vector_norm(A, dim=1).clamp_min(_TINY)
+            rel = torch.linalg.vector_norm(diff, dim=1) / den
+            if not per_sample:
+                if float(rel.max()) < tol:
+                    A = A_new
+                    break
+            else:
+                done = rel < tol
+                if bool(done.any()):
+                    out[act[done]] = A_new[done]
+                    keep = ~done
+                    act = act[keep]
+                    if act.numel() == 0:
+                        return out, n_done
+                    A_new, A, Y, diff, B, t = (
+                        A_new[keep], A[keep], Y[keep], diff[keep], B[keep], t[keep]
+                    )
+                    if isinstance(thr, torch.Tensor) and thr.ndim > 0:
+                        thr = thr[keep]
+        restart = ((Y - A_new) * diff).sum(dim=1, keepdim=True) > 0
+        t = torch.where(restart, torch.ones_like(t), t)
+        t_new = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
+        Y = A_new + ((t - 1.0) / t_new) * diff
+        t = t_new
+        A = A_new
+    if per_sample:
+        out[act] = A
+        return out, n_done
+    return A, n_done
+
+
+# --------------------------------------------------------------------------------------------
+# Optimal codes
+# --------------------------------------------------------------------------------------------
+
+
+def _default_l1_alpha(B, alpha, n_nonzero_coefs):
+    """The l1 weight of the FISTA initialisation of :func:`optimal_codes`."""
+    if alpha is not None:
+        return math.sqrt(2.0 * float(alpha)) / 2.0
+    M = int(n_nonzero_coefs)
+    if M >= B.shape[1]:
+        return 0.0
+    kth = B.abs().topk(M + 1, dim=1).values[:, -1:]
+    return 0.5 * kth
+
+
+def _objective_rows(R, A, alpha):
+    """Objective from the residual ``R = X - A @ C``: l0 form if alpha, else M-sparse."""
+    sq = (R * R).sum(dim=1)
+    if alpha is None:
+        return sq
+    return 0.5 * sq + float(alpha) * (A != 0).sum(dim=1).to(R.dtype)
+
+
+def _threshold_rows(U, mu, alpha, n_nonzero_coefs):
+    if alpha is None:
+        return keep_largest(U, n_nonzero_coefs)
+    return hard_threshold(U, torch.sqrt(2.0 * float(alpha) * mu))
+
+
+def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptive):
+    """IHT with per-sample convergence and a safeguard: no accepted step increases the objective.
+
+    With ``adaptive=False`` it is plain IHT at the fixed safe ``step``. With ``adaptive=True``
+    each sample proposes the normalised-IHT step of Blumensath & Davies (2010),
+    ``mu = ||g_S||^2 / ||g_S C||^2`` with ``g = (x - a C) C^T`` restricted to the current support
+    ``S`` (the whole gradient when the support is empty; never below ``step``), and halves it
+    until the objective does not increase, falling back to the safe ``step`` (which is monotone
+    in exact arithmetic). A step that increases the computed objective is never accepted: the
+    sample stays where it is and counts as converged. Samples whose support no longer changes and
+    whose relative change is below ``tol`` are frozen and leave the working set.
+
+    Returns the codes and the number of iterations run (the most over samples).
+    """
+    n = X.shape[0]
+    out = A.clone()
+    if n == 0 or max_iter <= 0:
+        return out, 0
+    act = torch.arange(n, device=X.device)
+    Xa, Aa = X, A.clone()
+    R = Xa - Aa @ C
+    f = _objective_rows(R, Aa, alpha)
+    if alpha is None:
+        # An infeasible start (more than M nonzeros) has an infinite M-sparse objective.
+        over = (Aa != 0).sum(dim=1) > n_nonzero_coefs
+        f = torch.where(over, torch.full_like(f, math.inf), f)
+    Gn = R @ C.T  # minus the gradient, D^T (x - D a)
+    step_t = torch.tensor(step, dtype=X.dtype, device=X.device)
+    n_done = 0
+    for _ in range(int(max_iter)):
+        n_done += 1
+        m = Aa.shape[0]
+        if adaptive:
+            supp = Aa != 0
+            g = torch.where(supp, Gn, torch.zeros((), dtype=Gn.dtype, device=Gn.device))
+            empty = ~supp.any(dim=1, keepdim=True)
+            g = torch.where(empty, Gn, g)
+            gC = g @ C
+            num = (g * g).sum(dim=1, keepdim=True)
+            den = (gC * gC).sum(dim=1, keepdim=True)
+            mu = torch.where(den > 0, num / den.clamp_min(_TINY), step_t).clamp_min(step)
+        else:
+            mu = step_t.expand(m, 1).clone()
+        A_next, R_next, f_next = Aa.clone(), R.clone(), f.clone()
+        moved = torch.zeros(m, dtype=torch.bool, device=X.device)
+        mu = mu.clone()
+        pending = torch.arange(m, device=X.device)
+        for k in range(_MAX_BACKTRACK + 1):
+            mu_p = mu[pending]
+            A_try = _threshold_rows(Aa[pending] + mu_p * Gn[pending], mu_p, alpha, n_nonzero_coefs)
+            R_try = Xa[pending] - A_try @ C
+            f_try = _objective_rows(R_try, A_try, alpha)
+            ok = f_try <= f[pending]
+            if bool(ok.any()):
+                rows = pending[ok]
+                A_next[rows], R_next[rows], f_next[rows] = A_try[ok], R_try[ok], f_try[ok]
+                moved[rows] = True
+            rejected = pending[~ok]
+            # A sample rejected at the safe step stays where it is (rounding-level increase).
+            pending = rejected[mu[rejected, 0] > step_t]
+            if pending.numel() == 0:
+                break
+            if k >= _MAX_BACKTRACK - 1:
+                mu[pending] = step_t
+            else:
+                mu[pending] = (0.5 * mu[pending]).clamp_min(step)
+        rel = _rel_change(A_next, Aa)
+        done = ~moved | (((A_next != 0) == (Aa != 0)).all(dim=1) & (rel < tol))
+        Aa, R, f = A_next, R_next, f_next
+        if bool(done.any()):
+            out[act[done]] = Aa[done]
+            keep = ~done
+            act, Xa, Aa, R, f = act[keep], Xa[keep], Aa[keep], R[keep], f[keep]
+            if act.numel() == 0:
+                break
+        Gn = R @ C.T
+    if act.numel():
+        out[act] = Aa
+    return out, n_done
+
+
+def optimal_codes(
+    X,
+    C,
+    *,
+    alpha=None,
+    n_nonzero_coefs=None,
+    l1_alpha=None,
+    max_iter=2000,
+    tol=1e-5,
+    batch_size=4096,
+    progress=False,
+    accelerated=True,
+):
+    """The paper's "optimal codes": FISTA on the l1 problem, then IHT on the l0 / M-sparse one.
+
+    For each chunk of ``batch_size`` samples: FISTA (with adaptive restart) on
+    ``0.5 ||x - a C||^2 + l1_alpha ||a||_1`` gives the start, then IHT on the l0 problem
+    ``0.5 ||x - a C||^2 + alpha ||a||_0`` (threshold ``sqrt(2 alpha mu)``; the paper's
+    ``lambda = 0.5`` is ``alpha = 0.25``) or on the M-sparse problem ``||x - a C||^2``,
+    ``||a||_0 <= M``, runs per sample until the support no longer changes and the relative change
+    is below ``tol``, or ``max_iter`` iterations. No IHT iteration increases the objective: a
+    step is accepted only when the objective does not increase (the safe step
+    ``1 / ||C||_2^2`` always qualifies in exact arithmetic, Blumensath & Davies 2008).
+
+    The problems are not convex and the l1 start can lead IHT to a poor local minimum (typically
+    for small ``M``), so the IHT phase also runs from a second start, 10 plain IHT iterations
+    from zeros; after 50 iterations from both, each sample keeps the better one and only that
+    one runs on to convergence. Every step being monotone, the optimal codes are
+    never worse, sample by sample, than ``iht(X, C, ..., n_iter=10)`` from zeros (nor than fewer
+    iterations, e.g. the untrained K-stage encoder), up to rounding.
+
+    Default l1 weights of the initialisation (``l1_alpha=None``):
+
+    * l0 form: ``sqrt(2 * alpha) / 2``, half the hard threshold of a unit step;
+    * M form: per sample, half the ``(M+1)``-th largest ``|x C^T|``, so that roughly ``M``
+      atoms survive the first shrinkage (``0`` when ``M >= n_components``).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    C : torch.Tensor of shape (n_components, n_features)
+    alpha : float, optional
+        l0 weight. Exactly one of ``alpha`` and ``n_nonzero_coefs`` must be given.
+    n_nonzero_coefs : int, optional
+        ``M`` of the M-sparse problem.
+    l1_alpha : float or torch.Tensor, optional
+        l1 weight of the FISTA initialisation (scalar or one per sample); see above.
+    max_iter : int, default=2000
+        Maximum iterations of each phase (FISTA, then IHT).
+    tol : float, default=1e-5
+        Relative-change tolerance of both phases.
+    batch_size : int, default=4096
+        Samples per chunk.
+    progress : bool, default=False
+        Show a tqdm progress bar over the chunks.
+    accelerated : bool, default=True
+        Use the normalised IHT step (Blumensath & Davies 2010) with backtracking on the
+        objective; ``False`` runs plain IHT at the fixed step ``1 / ||C||_2^2``. Both are
+        monotone.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_components)
+    """
+    _check_problem(alpha, n_nonzero_coefs)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}.")
+    n = X.shape[0]
+    p = C.shape[0]
+    out = torch.zeros(n, p, dtype=X.dtype, device=X.device)
+    if n == 0:
+        return out
+    G = C @ C.T
+    step = 1.0 / _safe_norm(C)
+    starts = range(0, n, int(batch_size))
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="optimal codes", unit="chunk")
+    opts = {
+        "alpha": alpha,
+        "n_nonzero_coefs": n_nonzero_coefs,
+        "step": step,
+        "tol": tol,
+        "adaptive": accelerated,
+    }
+    for s in starts:
+        Xb = X[s : s + int(batch_size)]
+        if l1_alpha is None:
+            w = _default_l1_alpha(Xb @ C.T, alpha, n_nonzero_coefs)
+        elif isinstance(l1_alpha, torch.Tensor) and l1_alpha.ndim > 0:
+            w = l1_alpha.reshape(-1, 1)[s : s + int(batch_size)]
+        else:
+            w = l1_alpha
+        w = _as_column(w, Xb)
+        zeros = torch.zeros(Xb.shape[0], p, dtype=X.dtype, device=X.device)
+        A0, _ = _fista_loop(Xb @ C.T, G, zeros, w, step, int(max_iter), tol, per_sample=True)
+        # Second start: a few plain IHT steps from zeros (what the untrained encoder computes).
+        Az, _ = iht(
+            Xb,
+            C,
+            alpha=alpha,
+            n_nonzero_coefs=n_nonzero_coefs,
+            n_iter=min(_ZERO_START_ITERS, max_iter),
+            step=step,
+            gram=G,
+        )
+        # Race both starts for a few iterations, keep the better per sample, then finish it.
+        # Every step is monotone, so the result is never worse than either start.
+        m = Xb.shape[0]
+        race = min(_RACE_ITERS, max_iter)
+        X2 = torch.cat([Xb, Xb])
+        A2, _ = _refine_iht(X2, C, torch.cat([A0, Az]), max_iter=race, **opts)
+        f2 = _objective_rows(X2 - A2 @ C, A2, alpha)
+        if n_nonzero_coefs is not None:
+            # max_iter = 0 may leave the l1 start infeasible.
+            over = (A2 != 0).sum(dim=1) > n_nonzero_coefs
+            f2 = torch.where(over, torch.full_like(f2, math.inf), f2)
+        A = torch.where((f2[:m] <= f2[m:]).unsqueeze(1), A2[:m], A2[m:])
+        A, _ = _refine_iht(Xb, C, A, max_iter=max_iter - race, **opts)
+        out[s : s + Xb.shape[0]] = A
+    return out

@@ -1,0 +1,333 @@
+"""Reference sparse-coding solvers, functional API: numpy in, numpy out.
+
+The dictionary is in scikit-learn's layout, ``(n_components, n_features)`` with one atom per
+row, and the codes are ``(n_samples, n_components)``, so ``X ~ codes @ dictionary``. The
+computation runs in float32 on ``device`` through :mod:`skl0._solvers`; the result has X's
+floating dtype (float32 stays float32, anything else becomes float64).
+
+Objectives (the maths of :mod:`skl0._solvers`):
+
+* l0-regularised (``alpha``): ``0.5 ||x - a D||^2 + alpha ||a||_0``. The hard threshold of an
+  IHT step ``mu`` is ``sqrt(2 alpha mu)``; the paper's ``lambda`` (objective without the 1/2,
+  threshold ``lambda ** 0.5`` at ``mu = 1``) is ``2 * alpha``, so its "lambda = 0.5" is
+  ``alpha=0.25``.
+* M-sparse (``n_nonzero_coefs``): ``||x - a D||^2`` subject to ``||a||_0 <= M``.
+* l1 (``algorithm="fista"``): ``0.5 ||x - a D||^2 + alpha ||a||_1``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils import check_array
+
+from . import _solvers
+from ._training import resolve_device
+
+__all__ = ["iht", "sparse_encode"]
+
+_ALGORITHMS = ("optimal", "iht", "fista")
+_DEFAULT_MAX_ITER = {"optimal": 2000, "iht": 100, "fista": 500}
+_DEFAULT_TOL = {"optimal": 1e-5, "iht": None, "fista": 1e-6}
+# Samples per chunk: bounds the memory of the (n_samples, n_components) intermediates.
+_BATCH_SIZE = 4096
+
+
+def _check_X(X):
+    """Validate X (dense or sparse), densify it, keep float32 / promote others to float64."""
+    X = check_array(
+        X,
+        accept_sparse=["csr", "csc", "coo"],
+        dtype=[np.float64, np.float32],
+        ensure_2d=True,
+        ensure_min_samples=1,
+        input_name="X",
+    )
+    if sp.issparse(X):
+        X = X.toarray()
+    return X
+
+
+def _check_dictionary(dictionary, n_features):
+    D = check_array(
+        dictionary,
+        dtype=[np.float64, np.float32],
+        ensure_2d=True,
+        ensure_min_samples=1,
+        input_name="dictionary",
+    )
+    if D.shape[1] != n_features:
+        raise ValueError(
+            f"dictionary has {D.shape[1]} features (columns) but X has {n_features}; the "
+            "dictionary must have shape (n_components, n_features)."
+        )
+    return D
+
+
+def _check_problem(alpha, n_nonzero_coefs, n_components):
+    if (alpha is None) == (n_nonzero_coefs is None):
+        raise ValueError(
+            "Exactly one of alpha (l0-regularised problem) and n_nonzero_coefs (M-sparse "
+            f"problem) must be given; got alpha={alpha!r} and n_nonzero_coefs={n_nonzero_coefs!r}."
+        )
+    if alpha is not None:
+        _check_alpha(alpha)
+    if n_nonzero_coefs is not None:
+        if isinstance(n_nonzero_coefs, bool) or not isinstance(n_nonzero_coefs, numbers.Integral):
+            raise ValueError(f"n_nonzero_coefs must be an integer, got {n_nonzero_coefs!r}.")
+        if not 1 <= n_nonzero_coefs <= n_components:
+            raise ValueError(
+                f"n_nonzero_coefs must be in [1, n_components={n_components}], "
+                f"got {n_nonzero_coefs!r}."
+            )
+
+
+def _check_alpha(alpha, name="alpha"):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise ValueError(f"{name} must be a non-negative real number, got {alpha!r}.")
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"{name} must be a non-negative finite number, got {alpha!r}.")
+
+
+def _check_count(value, name, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}.")
+
+
+def _check_tol(tol):
+    if tol is not None:
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+            raise ValueError(f"tol must be None or a non-negative number, got {tol!r}.")
+
+
+def _to_tensor(array, device):
+    # A fresh float32 tensor: the caller's array is never written to.
+    return torch.tensor(np.asarray(array), dtype=torch.float32, device=device)
+
+
+def _to_numpy(tensor, dtype):
+    return tensor.detach().cpu().numpy().astype(dtype, copy=False)
+
+
+def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=None, tol=None,
+        device="auto"):
+    """Sparse codes by iterative hard thresholding (Blumensath & Davies 2008).
+
+    Runs ``a <- H(a + mu (x - a D) D^T)`` from zeros (or ``init``) with the fixed step
+    ``mu = 1 / ||D||_2^2``. ``H`` keeps ``|u| >= sqrt(2 alpha mu)`` for the l0-regularised
+    problem ``0.5 ||x - a D||^2 + alpha ||a||_0`` (the paper's ``lambda ** 0.5`` threshold at
+    ``mu = 1`` for its objective without the 1/2: its "lambda = 0.5" is ``alpha=0.25``), or the
+    ``n_nonzero_coefs`` largest ``|u|`` for the M-sparse problem. No iteration increases the
+    objective. ``n_iter`` iterations from zeros are what the untrained unfolded encoder computes.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Signals. Sparse input is densified.
+    dictionary : array-like of shape (n_components, n_features)
+        Atoms as rows (scikit-learn's layout).
+    alpha : float, default=None
+        Weight of the l0 penalty (>= 0). Exactly one of ``alpha`` and ``n_nonzero_coefs``.
+    n_nonzero_coefs : int, default=None
+        Number of nonzeros ``M`` of the M-sparse problem, ``1 <= M <= n_components``.
+    n_iter : int, default=100
+        Number of iterations; ``0`` returns the start (zeros or ``init``).
+    init : array-like of shape (n_samples, n_components), default=None
+        Starting codes; zeros when None. Not modified.
+    tol : float, default=None
+        If given, stop early (per chunk of 4096 samples) once the support no longer changes and
+        the largest relative change of a sample's code is below ``tol``.
+    device : str, default="auto"
+        Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_components)
+        Of X's floating dtype (float32 stays float32, others become float64).
+
+    See Also
+    --------
+    sparse_encode : Optimal codes (FISTA then IHT to convergence), IHT or FISTA.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skl0 import iht
+    >>> rng = np.random.RandomState(0)
+    >>> dictionary = rng.randn(20, 10)
+    >>> X = rng.randn(5, 10)
+    >>> codes = iht(X, dictionary, n_nonzero_coefs=3, n_iter=50, device="cpu")
+    >>> codes.shape
+    (5, 20)
+    >>> print((codes != 0).sum(axis=1))
+    [3 3 3 3 3]
+    """
+    X = _check_X(X)
+    D = _check_dictionary(dictionary, X.shape[1])
+    _check_problem(alpha, n_nonzero_coefs, D.shape[0])
+    _check_count(n_iter, "n_iter")
+    _check_tol(tol)
+    if init is not None:
+        init = check_array(init, dtype=[np.float64, np.float32], input_name="init")
+        if init.shape != (X.shape[0], D.shape[0]):
+            raise ValueError(
+                f"init must have shape (n_samples, n_components) = {(X.shape[0], D.shape[0])}, "
+                f"got {init.shape}."
+            )
+    dev = resolve_device(device)
+    Xt, Ct = _to_tensor(X, dev), _to_tensor(D, dev)
+    It = None if init is None else _to_tensor(init, dev)
+    out = torch.empty(X.shape[0], D.shape[0], dtype=torch.float32, device=dev)
+    if n_iter == 0:
+        out = It if It is not None else out.zero_()
+        return _to_numpy(out, X.dtype)
+    with torch.no_grad():
+        step = 1.0 / _solvers._safe_norm(Ct)
+        gram = Ct @ Ct.T
+        for s in range(0, X.shape[0], _BATCH_SIZE):
+            sl = slice(s, s + _BATCH_SIZE)
+            out[sl], _ = _solvers.iht(
+                Xt[sl],
+                Ct,
+                alpha=alpha,
+                n_nonzero_coefs=n_nonzero_coefs,
+                n_iter=n_iter,
+                init=None if It is None else It[sl],
+                step=step,
+                tol=tol,
+                gram=gram,
+            )
+    return _to_numpy(out, X.dtype)
+
+
+def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_coefs=None,
+                  l1_alpha=None, max_iter=None, tol=None, device="auto", verbose=0):
+    """Sparse codes of X over a fixed dictionary.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Signals. Sparse input is densified.
+    dictionary : array-like of shape (n_components, n_features)
+        Atoms as rows (scikit-learn's layout).
+    algorithm : {"optimal", "iht", "fista"}, default="optimal"
+        * ``"optimal"``: the paper's optimal codes, the regression targets of the encoders.
+          FISTA on the l1 problem gives the start, then IHT on the l0 (``alpha``) or M-sparse
+          (``n_nonzero_coefs``) problem runs per sample until the support no longer changes and
+          the relative change is below ``tol``. The IHT phase takes normalised steps
+          (Blumensath & Davies 2010) accepted only when the objective does not increase.
+        * ``"iht"``: plain IHT from zeros with step ``1 / ||D||_2^2``, ``max_iter`` iterations
+          (see :func:`iht`).
+        * ``"fista"``: the l1 problem ``0.5 ||x - a D||^2 + alpha ||a||_1`` by FISTA with adaptive
+          restart; needs ``alpha`` (the l1 weight) and no ``n_nonzero_coefs``.
+    alpha : float, default=None
+        Weight of the l0 penalty in ``0.5 ||x - a D||^2 + alpha ||a||_0`` (the paper's
+        "lambda = 0.5" is ``alpha=0.25``), or of the l1 penalty for ``"fista"``.
+    n_nonzero_coefs : int, default=None
+        ``M`` of the M-sparse problem ``min ||x - a D||^2`` s.t. ``||a||_0 <= M``. Exactly one of
+        ``alpha`` and ``n_nonzero_coefs`` for ``"optimal"`` and ``"iht"``.
+    l1_alpha : float, default=None
+        ``"optimal"`` only: weight of the l1 initialisation. By default ``sqrt(2 alpha) / 2``
+        (half the unit-step hard threshold) for the l0 problem and, per sample, half the
+        ``(M+1)``-th largest ``|x D^T|`` for the M-sparse problem, so that roughly ``M`` atoms
+        survive.
+    max_iter : int, default=None
+        Iterations: at most 2000 per phase for ``"optimal"``, exactly 100 for ``"iht"`` (fewer
+        with ``tol``), at most 500 for ``"fista"``.
+    tol : float, default=None
+        Relative-change tolerance: 1e-5 for ``"optimal"``, none for ``"iht"`` (run all
+        iterations), 1e-6 for ``"fista"``.
+    device : str, default="auto"
+        Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+    verbose : int, default=0
+        ``> 0`` shows a progress bar over chunks of 4096 samples (``"optimal"``).
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_components)
+        Of X's floating dtype (float32 stays float32, others become float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skl0 import sparse_encode
+    >>> rng = np.random.RandomState(0)
+    >>> dictionary = rng.randn(30, 12)
+    >>> dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+    >>> X = rng.randn(4, 12)
+    >>> codes = sparse_encode(X, dictionary, n_nonzero_coefs=4, device="cpu")
+    >>> codes.shape, codes.dtype
+    ((4, 30), dtype('float64'))
+    >>> print((codes != 0).sum(axis=1) <= 4)
+    [ True  True  True  True]
+    >>> l1_codes = sparse_encode(X, dictionary, algorithm="fista", alpha=0.1, device="cpu")
+    >>> l1_codes.shape
+    (4, 30)
+    """
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {algorithm!r}.")
+    X = _check_X(X)
+    D = _check_dictionary(dictionary, X.shape[1])
+    if algorithm == "fista":
+        if alpha is None:
+            raise ValueError("algorithm='fista' solves the l1 problem and needs alpha.")
+        if n_nonzero_coefs is not None:
+            raise ValueError(
+                "algorithm='fista' solves the l1 problem with weight alpha; n_nonzero_coefs "
+                "must be None."
+            )
+        _check_alpha(alpha)
+    else:
+        _check_problem(alpha, n_nonzero_coefs, D.shape[0])
+    if l1_alpha is not None:
+        if algorithm != "optimal":
+            raise ValueError("l1_alpha is only used by algorithm='optimal'.")
+        _check_alpha(l1_alpha, "l1_alpha")
+    if max_iter is None:
+        max_iter = _DEFAULT_MAX_ITER[algorithm]
+    _check_count(max_iter, "max_iter")
+    _check_tol(tol)
+    if tol is None:
+        tol = _DEFAULT_TOL[algorithm]
+
+    if algorithm == "iht":
+        return iht(
+            X,
+            D,
+            alpha=alpha,
+            n_nonzero_coefs=n_nonzero_coefs,
+            n_iter=max_iter,
+            tol=tol,
+            device=device,
+        )
+
+    dev = resolve_device(device)
+    Xt, Ct = _to_tensor(X, dev), _to_tensor(D, dev)
+    with torch.no_grad():
+        if algorithm == "optimal":
+            codes = _solvers.optimal_codes(
+                Xt,
+                Ct,
+                alpha=alpha,
+                n_nonzero_coefs=n_nonzero_coefs,
+                l1_alpha=l1_alpha,
+                max_iter=max_iter,
+                tol=tol,
+                batch_size=_BATCH_SIZE,
+                progress=verbose > 0,
+            )
+        else:
+            step = 1.0 / _solvers._safe_norm(Ct)
+            gram = Ct @ Ct.T
+            codes = torch.empty(X.shape[0], D.shape[0], dtype=torch.float32, device=dev)
+            for s in range(0, X.shape[0], _BATCH_SIZE):
+                sl = slice(s, s + _BATCH_SIZE)
+                codes[sl], _ = _solvers.fista(
+                    Xt[sl], Ct, alpha=alpha, n_iter=max_iter, tol=tol, step=step, gram=gram
+                )
+    return _to_numpy(codes, X.dtype)
