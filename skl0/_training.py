@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -188,17 +190,75 @@ def as_float32(X):
     return np.array(X, dtype=np.float32, order="C")
 
 
-def batched_forward(module, X, device, out_dtype, batch_size=8192):
+def _thread_cap():
+    """The thread count the environment asks for (``OMP_NUM_THREADS`` & co.), or ``None``.
+
+    joblib's loky backend (``GridSearchCV(n_jobs=k)``, ``cross_validate(n_jobs=k)``) starts
+    its workers with ``OMP_NUM_THREADS`` (and MKL/OpenBLAS siblings) set to
+    ``cpu_count // k``; torch reads that when it starts, so the intra-op pool of a worker is
+    already capped. The cap is read here again for processes where torch was initialised
+    before the variable was set (e.g. a fork of a parent that already used torch).
+    """
+    caps = []
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        try:
+            value = int(os.environ.get(var, ""))
+        except ValueError:
+            continue
+        if value >= 1:
+            caps.append(value)
+    return min(caps) if caps else None
+
+
+@contextlib.contextmanager
+def capped_threads():
+    """Cap torch's intra-op threads to :func:`_thread_cap` for the duration of a block.
+
+    Nothing changes when no cap is set or torch already uses no more threads than it (the
+    usual case, including loky workers); otherwise the count is lowered and then restored.
+    """
+    cap = _thread_cap()
+    before = torch.get_num_threads()
+    if cap is None or before <= cap:
+        yield
+        return
+    torch.set_num_threads(cap)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# Elements of one (batch x n_components) float32 buffer of batched_forward: 2 Mi floats
+# (8 MiB). The forward holds about three such buffers besides the output, so the extra peak
+# memory of a transform stays well under 64 MiB whatever its size, while the batches are large:
+# on a loaded CPU every torch op is a parallel region whose barrier can stall, so fewer,
+# larger ops are faster (measured in docs/performance.md).
+_BATCH_ELEMENTS = 1 << 21
+
+
+def _default_batch_size(module):
+    width = getattr(module, "n_components", None)
+    if not isinstance(width, int) or width < 1:
+        return 8192
+    return max(1024, _BATCH_ELEMENTS // width)
+
+
+def batched_forward(module, X, device, out_dtype, batch_size=None):
     """Run ``module`` in eval/inference mode over ``X`` in batches into a numpy array.
 
-    No temporary of the full output size is made besides the returned array.
+    No temporary of the full output size is made besides the returned array; the default
+    ``batch_size`` (None) holds one batch's codes within 8 MiB (at least 1,024 rows). Torch's
+    threads are capped by :func:`capped_threads` (loky's ``OMP_NUM_THREADS`` under ``n_jobs``).
     """
     n = X.shape[0]
+    if batch_size is None:
+        batch_size = _default_batch_size(module)
     was_training = module.training
     module.eval()
     out = None
     try:
-        with torch.inference_mode():
+        with capped_threads(), torch.inference_mode():
             for start in range(0, n, batch_size):
                 xb = as_float32(X[start:start + batch_size])
                 zb = module(torch.from_numpy(xb).to(device))
@@ -207,4 +267,9 @@ def batched_forward(module, X, device, out_dtype, batch_size=8192):
                 out[start:start + batch_size] = zb.cpu().numpy()
     finally:
         module.train(was_training)
+    if out is None:  # no samples: ask the module for the width
+        with torch.inference_mode():
+            p = module.eval()(torch.zeros(1, X.shape[1], device=device)).shape[1]
+        module.train(was_training)
+        out = np.empty((0, p), dtype=out_dtype)
     return out

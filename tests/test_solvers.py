@@ -514,3 +514,4 @@ def test_public_validation_of_arrays():
         iht(X[0], D, alpha=0.1)
     with pytest.raises(ValueError, match="minimum of 1 is required"):
         sparse_encode(X[:0], D, alpha=0.1)
+

@@ -1,0 +1,392 @@
+"""Speed and memory benchmarks of skl0 (issue #5).
+
+Usage::
+
+    python benchmarks/run.py [--quick] [--device cpu|cuda] [--section NAME ...]
+
+Prints, from one run, medians over repeats and ratios:
+
+1. ``transform`` throughput (samples/s) of :class:`~skl0.L0Encoder` and
+   :class:`~skl0.MSparseEncoder` against ``sklearn.decomposition.sparse_encode`` (``omp``,
+   ``lasso_cd``, ``lasso_lars``, ``threshold``), SPAMS OMP (when ``spams`` imports) and
+   ``skl0.iht`` with 10 iterations, on the same dictionary, at m = 256, p in {128, 256, 512},
+   M = 32;
+2. the floor: FLOPs of the K-stage forward over the measured float32 matmul rate, and our
+   time over that floor;
+3. ``fit`` split into dictionary learning, optimal codes and training on Fashion-MNIST
+   (16x16 patches), with the objective reached by the optimal codes;
+4. the peak memory (RSS high-water mark, ``VmHWM``) added by ``transform`` of 200,000
+   samples, against the size of its output, each in a fresh subprocess.
+
+The encoders of section 1, 2 and 4 are untrained (``max_epochs=0`` with a given dictionary):
+the speed of ``transform`` does not depend on the weights. The dictionary there is made of
+unit-norm Fashion-MNIST patches (random unit-norm vectors when the data set is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+from skl0 import L0Encoder, MSparseEncoder  # noqa: E402
+from skl0._layers import UnfoldedEncoder  # noqa: E402
+from skl0._solvers import (  # noqa: E402
+    iht,
+    l0_objective,
+    msparse_objective,
+    optimal_codes,
+    spectral_norm_sq,
+)
+from skl0._training import build_net, fit_net  # noqa: E402
+
+M = 32
+ALPHA = 0.25  # L0Encoder's default (the paper's "lambda = 0.5")
+SIZES = (128, 256, 512)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def median_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def table(title, header, rows):
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    sys.stdout.flush()
+
+
+def fmt_rate(x):
+    return f"{x:,.0f}"
+
+
+def machine():
+    model = platform.processor() or "?"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return (f"{model}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads, load average {load[0]:.1f} / {load[1]:.1f} / "
+            f"{load[2]:.1f} (1/5/15 min)")
+
+
+def load_data():
+    """Fashion-MNIST train (16x16, mean 0, variance 1 per sample) or random data."""
+    try:
+        from skl0.datasets import load_fashion_mnist, preprocess_patches
+
+        X = preprocess_patches(load_fashion_mnist(subset="train").data)
+        return np.ascontiguousarray(X, dtype=np.float32), "Fashion-MNIST train, 16x16 patches"
+    except (OSError, ImportError, ValueError) as exc:
+        print(f"Fashion-MNIST not available ({exc}); using random data.")
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((60000, 256)).astype(np.float32)
+        return X, "random Gaussian data (Fashion-MNIST missing)"
+
+
+def data_dictionary(X, p, seed=0):
+    """``p`` unit-norm atoms: distinct data samples (cheap and data-like)."""
+    rng = np.random.default_rng(seed)
+    D = X[rng.choice(X.shape[0], p, replace=False)].astype(np.float64)
+    return D / np.linalg.norm(D, axis=1, keepdims=True)
+
+
+# ----------------------------------------------------------------------- 1. throughput
+
+
+def bench_transform(X, device, quick):
+    from sklearn.decomposition import sparse_encode
+
+    try:
+        import spams
+    except ImportError:
+        spams = None
+        print("\nSPAMS is not installed (pip install spams-bin): its OMP is skipped.")
+    n_fast = 20000
+    n_slow = 300 if quick else 1000
+    repeats = 3 if quick else 5
+    Xf = X[:n_fast]
+    Xs = X[:n_slow].astype(np.float64)
+    rows, floor_rows = [], []
+    # the matmul rate of the device: one (n x m) @ (m x p) float32 product
+    for p in SIZES:
+        D = data_dictionary(X, p)
+        res = {}
+        nnz = {}
+        l0 = L0Encoder(dictionary=D, alpha=ALPHA, max_epochs=0, device=device).fit(X[:100])
+        ms = MSparseEncoder(dictionary=D, n_nonzero_coefs=M, max_epochs=0,
+                            device=device).fit(X[:100])
+        for name, enc in (("L0Encoder", l0), ("MSparseEncoder", ms)):
+            t = median_time(lambda enc=enc: enc.transform(Xf), repeats)
+            res[name] = n_fast / t
+            nnz[name] = np.count_nonzero(enc.transform(Xf[:2000]), axis=1).mean()
+        # skl0.iht, 10 iterations of the M-sparse problem, on the device
+        Xt = torch.as_tensor(Xf, device=device)
+        Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
+        step = 1.0 / spectral_norm_sq(Ct)
+        G = Ct @ Ct.T
+
+        def run_iht(Xt=Xt, Ct=Ct, step=step, G=G):
+            with torch.inference_mode():
+                A, _ = iht(Xt, Ct, n_nonzero_coefs=M, n_iter=10, step=step, gram=G)
+            sync(device)
+            return A
+
+        res["skl0.iht (10 it)"] = n_fast / median_time(run_iht, repeats)
+        nnz["skl0.iht (10 it)"] = float((run_iht() != 0).sum(dim=1).float().mean())
+        for algo, kw in (("omp", {"n_nonzero_coefs": M}),
+                         ("lasso_cd", {"alpha": 0.1}),
+                         ("lasso_lars", {"alpha": 0.1}),
+                         ("threshold", {"alpha": 0.1})):
+            def run_sk(algo=algo, kw=kw, D=D):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return sparse_encode(Xs, D, algorithm=algo, n_jobs=1, **kw)
+
+            n_use = n_slow if algo != "threshold" else n_fast
+            if algo == "threshold":
+                Xuse = X[:n_fast].astype(np.float64)
+
+                def run_sk(kw=kw, Xuse=Xuse, D=D):  # noqa: F811 - fast: more samples
+                    return sparse_encode(Xuse, D, algorithm="threshold", **kw)
+            t = median_time(run_sk, 1 if algo != "threshold" else repeats, warmup=0)
+            res[f"sklearn {algo}"] = n_use / t
+            nnz[f"sklearn {algo}"] = np.count_nonzero(run_sk()[:1000], axis=1).mean()
+        if spams is not None:
+            Xsp = np.asfortranarray(X[:n_fast // 2].T, dtype=np.float64)
+            Dsp = np.asfortranarray(D.T)
+
+            def run_spams(Xsp=Xsp, Dsp=Dsp):
+                return spams.omp(Xsp, Dsp, L=M, numThreads=torch.get_num_threads())
+
+            res["SPAMS omp"] = Xsp.shape[1] / median_time(run_spams, repeats)
+            nnz["SPAMS omp"] = M
+        for name in res:
+            rows.append((p, name, fmt_rate(res[name]), f"{nnz[name]:.1f}",
+                         f"{res['MSparseEncoder'] / res[name]:.1f}",
+                         f"{res['L0Encoder'] / res[name]:.1f}"))
+        # floor: FLOPs of the forward / measured matmul rate
+        module = l0.net_.module_
+        flops = module.flops_per_sample() * n_fast
+        Wt = torch.randn(X.shape[1], p, device=device)
+
+        def matmul(Xt=Xt, Wt=Wt):
+            torch.mm(Xt, Wt)
+            sync(device)
+
+        rate = 2.0 * n_fast * X.shape[1] * p / median_time(matmul, repeats)
+        floor = flops / rate
+        for name in ("L0Encoder", "MSparseEncoder"):
+            ours = n_fast / res[name]
+            floor_rows.append((p, name, n_fast, f"{rate / 1e9:.1f}", f"{floor * 1e3:.1f}",
+                               f"{ours * 1e3:.1f}", f"{ours / floor:.2f}"))
+    table(f"transform throughput, m = 256, M = {M} (samples/s, median; ours on {n_fast:,} "
+          f"samples, sklearn OMP/lasso on {n_slow:,})",
+          ["p", "method", "samples/s", "mean nnz", "MSparse speed-up", "L0 speed-up"], rows)
+    table("floor: forward FLOPs / measured float32 matmul rate",
+          ["p", "encoder", "n", "matmul GFLOP/s", "floor ms", "transform ms", "ours / floor"],
+          floor_rows)
+
+
+# ------------------------------------------------------------------------------ 3. fit
+
+
+def bench_fit(X, device, quick):
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+
+    n_total = X.shape[0]
+    # optimal_codes dominates and is slow on coherent patch dictionaries: small subsets,
+    # extrapolated linearly (every phase is linear in the number of samples)
+    if quick:
+        n_fit, sizes, dict_epochs, epochs = 1000, (128,), 1, 1
+    else:
+        n_fit, sizes, dict_epochs, epochs = 2000, SIZES, 1, 2
+    rows = []
+    Xf = X[:n_fit]
+    for p in sizes:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            D = MiniBatchDictionaryLearning(
+                n_components=p, alpha=float(np.sqrt(2 * ALPHA) / 2), batch_size=256,
+                max_iter=dict_epochs, random_state=0, fit_algorithm="cd",
+                transform_algorithm="lasso_cd",
+            ).fit(Xf.astype(np.float64)).components_
+        t_dict = time.perf_counter() - t0
+        D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
+        Xt = torch.as_tensor(Xf, device=device)
+        Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
+        step = 1.0 / spectral_norm_sq(Ct)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            A = optimal_codes(Xt, Ct, alpha=ALPHA, max_iter=1000)
+        sync(device)
+        t_codes = time.perf_counter() - t0
+        with torch.inference_mode():
+            A10, _ = iht(Xt, Ct, alpha=ALPHA, n_iter=10, step=step)
+            obj = float(l0_objective(Xt, A, Ct, ALPHA).mean())
+            obj10 = float(l0_objective(Xt, A10, Ct, ALPHA).mean())
+        module = UnfoldedEncoder(Xf.shape[1], p, n_stages=2, kind="l0")
+        module.init_from_dictionary(Ct.cpu(), step, float(np.sqrt(2 * ALPHA * step)))
+        net = build_net(module, torch.nn.MSELoss(), max_epochs=epochs, batch_size=128,
+                        device=device, sigma=0.2, sigma_decay=1.0, lr_decay=0.98)
+        t0 = time.perf_counter()
+        fit_net(net, Xf, A.cpu().numpy(), 0)
+        t_train = time.perf_counter() - t0
+        # extrapolate to the whole training set and the default settings
+        scale = n_total / n_fit
+        est_dict = t_dict * scale * 10 / dict_epochs  # dict_max_iter=10 epochs
+        est_codes = t_codes * scale
+        est_train = t_train * scale * 100 / epochs  # max_epochs=100
+        rows.append((p, n_fit, f"{t_dict:.1f} ({dict_epochs} ep)", f"{t_codes:.1f}",
+                     f"{t_train:.1f} ({epochs} ep)", f"{obj:.3f}", f"{obj10:.3f}",
+                     f"{est_dict:.0f}", f"{est_codes:.0f}", f"{est_train:.0f}",
+                     f"{(est_dict + est_codes + est_train) / 60:.1f}"))
+    table(f"fit of L0Encoder(alpha={ALPHA}) split by phase, measured on {n_fit:,} samples "
+          f"and extrapolated linearly to {n_total:,} samples x default epochs "
+          "(dict_max_iter=10, max_epochs=100)",
+          ["p", "n", "dictionary s", "optimal codes s", "training s", "l0 obj (optimal)",
+           "l0 obj (IHT 10 it)", f"est. dict s ({n_total // 1000}k)", "est. codes s",
+           "est. train s", "est. total min"], rows)
+    # the M-sparse targets at one size, objective beside time
+    p = sizes[-1]
+    D = data_dictionary(X, p)
+    n_ms = 256 if quick else 1024
+    Xt = torch.as_tensor(Xf[:n_ms], device=device)
+    Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        A = optimal_codes(Xt, Ct, n_nonzero_coefs=M, max_iter=1000)
+    t = time.perf_counter() - t0
+    with torch.inference_mode():
+        A10, _ = iht(Xt, Ct, n_nonzero_coefs=M, n_iter=10)
+    print(f"\noptimal_codes M = {M}, p = {p}, {n_ms:,} samples (patch dictionary): {t:.1f} s, "
+          f"mean ||x - Da||^2 {float(msparse_objective(Xt, A, Ct).mean()):.3f} "
+          f"(IHT 10 it: {float(msparse_objective(Xt, A10, Ct).mean()):.3f})")
+
+
+# --------------------------------------------------------------------------- 4. memory
+
+_MEMORY_CHILD = r"""
+import pickle, sys, numpy as np
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+def reset():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+enc = pickle.load(open(sys.argv[1], "rb"))
+n = int(sys.argv[2])
+X = np.random.default_rng(0).standard_normal((n, enc.n_features_in_)).astype(np.float32)
+enc.transform(X[:1000])  # torch's lazy initialisation is not the transform's cost
+import gc; gc.collect()
+ok = reset()
+import resource
+before = hwm()
+rss_before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+Z = enc.transform(X)
+after = hwm()
+print(ok, before, after, rss_before, Z.nbytes)
+"""
+
+
+def bench_memory(X, device, quick):
+    n = 200000
+    rows = []
+    sizes = (256,) if quick else SIZES
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "child.py")
+        with open(script, "w") as f:
+            f.write(_MEMORY_CHILD)
+        for p in sizes:
+            D = data_dictionary(X, p)
+            for cls, kw in ((L0Encoder, {"alpha": ALPHA}), (MSparseEncoder,
+                                                            {"n_nonzero_coefs": M})):
+                enc = cls(dictionary=D, max_epochs=0, device=device, **kw).fit(X[:100])
+                path = os.path.join(tmp, "enc.pkl")
+                with open(path, "wb") as f:
+                    pickle.dump(enc, f)
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+                out = subprocess.run([sys.executable, script, path, str(n)], env=env,
+                                     capture_output=True, text=True, check=True).stdout
+                ok, before, after, rss_before, nbytes = out.split()
+                before, after, rss_before, nbytes = (int(before), int(after), int(rss_before),
+                                                     int(nbytes))
+                # with the high-water mark reset, the peak counts from the current RSS
+                base = rss_before if ok == "True" else before
+                extra = after - base
+                rows.append((p, cls.__name__, f"{nbytes / 2**20:.0f}",
+                             f"{extra / 2**20:.0f}", f"{(extra - nbytes) / 2**20:+.0f}"))
+    table(f"peak memory of transform on {n:,} float32 samples (VmHWM delta, subprocess)",
+          ["p", "encoder", "output MiB", "extra peak MiB", "extra - output MiB"], rows)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (~2-3 min)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's own choice)")
+    parser.add_argument("--section", nargs="*", default=["transform", "fit", "memory"],
+                        choices=["transform", "fit", "memory"])
+    args = parser.parse_args(argv)
+    t_start = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}")
+    X, source = load_data()
+    print(f"data: {source}, {X.shape[0]:,} x {X.shape[1]}; device: {args.device}; "
+          f"{'--quick' if args.quick else 'full'} run")
+    if "transform" in args.section:
+        bench_transform(X, args.device, args.quick)
+    if "fit" in args.section:
+        bench_fit(X, args.device, args.quick)
+    if "memory" in args.section:
+        bench_memory(X, args.device, args.quick)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; total "
+          f"{time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+import numpy as np
+import torch
+
+from skl0._layers import UnfoldedEncoder
+from skl0._solvers import spectral_norm_sq
+from skl0._training import _thread_cap, batched_forward, capped_threads
+
+
+def test_batched_forward_matches_module_in_any_batch_size():
+    g = torch.Generator().manual_seed(4)
+    X, C = torch.randn(50, 10, generator=g), torch.randn(24, 10, generator=g)
+    step = 1.0 / spectral_norm_sq(C)
+    net = UnfoldedEncoder(10, 24, n_stages=2, kind="msparse", n_nonzero_coefs=4)
+    net.init_from_dictionary(C, step)
+    with torch.no_grad():
+        ref = net.eval()(X).numpy()
+    net.train()
+    for dtype in (np.float32, np.float64):
+        got = batched_forward(net, X.numpy().astype(dtype), "cpu", dtype, batch_size=7)
+        assert got.dtype == dtype and got.shape == (50, 24)
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    assert net.training  # mode restored
+    empty = batched_forward(net, np.zeros((0, 10), np.float32), "cpu", np.float32)
+    assert empty.shape == (0, 24)
+
+
+def test_capped_threads_respects_omp_num_threads(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _thread_cap() == 1
+    with capped_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert _thread_cap() is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    with capped_threads():
+        assert torch.get_num_threads() == before
