@@ -1,8 +1,8 @@
 """scikit-learn's estimator checks over every public estimator of skl0."""
 
-import skl0
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import skl0
 from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder
 
 # Small, fast settings: the checks fit hundreds of times on tiny data.
@@ -20,7 +20,8 @@ def _estimators():
     for name, kwargs in (("L0Classifier", {}), ("L0Clusterer", {"n_clusters": 3})):
         cls = getattr(skl0, name, None)
         if cls is not None:
-            ests.append(cls(encoder=L0Encoder(n_components=6, **_FAST), **kwargs, **wrapper))
+            ests.append(cls(encoder=L0Encoder(n_components=6, alpha=0.05, **_FAST), **kwargs,
+                            **wrapper))
     return ests
 
 

@@ -1,0 +1,327 @@
+"""Task-driven classification: a deep ℓ0 encoder fine-tuned end to end with a softmax loss."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+
+from ._layers import EncoderHead
+from ._training import (
+    as_float32,
+    batched_forward,
+    build_net,
+    fit_net,
+    resolve_device,
+    resolve_optimizer,
+    torch_seed,
+)
+from .encoders import _COMMON_CONSTRAINTS, L0Encoder
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+# Parameters shared by the task-driven wrappers (L0Classifier, L0Clusterer).
+_WRAPPER_CONSTRAINTS = {
+    "encoder": [HasMethods(["fit", "transform"]), None],
+    **{key: _COMMON_CONSTRAINTS[key] for key in (
+        "max_epochs", "batch_size", "lr", "optimizer", "lr_decay", "device", "random_state",
+        "verbose")},
+    "sigma": [Interval(Real, 0, 1, closed="both")],
+    "sigma_decay": [Interval(Real, 1, None, closed="left")],
+}
+
+
+def _fit_encoder(encoder, X, device, random_state):
+    """Clone ``encoder`` (``None``: ``L0Encoder()``), give it the wrapper's device and seed, fit.
+
+    The unsupervised fit is the initialisation of the task-driven net; the fitted encoder
+    must expose its torch module as ``net_.module_`` (all skl0 encoders do).
+    """
+    enc = L0Encoder() if encoder is None else clone(encoder)
+    params = enc.get_params(deep=False)
+    enc.set_params(**{key: value for key, value in
+                      (("device", device), ("random_state", random_state)) if key in params})
+    enc.fit(X)
+    module = getattr(getattr(enc, "net_", None), "module_", None)
+    if not isinstance(module, torch.nn.Module) or not hasattr(module, "n_components"):
+        raise TypeError(
+            f"encoder must be an skl0 encoder (L0Encoder, MSparseEncoder, LISTAEncoder) whose "
+            f"fitted `net_.module_` is the torch encoder; got {type(encoder).__name__}"
+        )
+    return enc
+
+
+def _trunk_sigma_kwargs(trunk, sigma, sigma_decay):
+    """The σ schedule applies when the trunk has HELU_σ neurons (an ℓ0 encoder)."""
+    if any(getattr(m, "kind", None) == "l0" for m in trunk.modules()):
+        return {"sigma": sigma, "sigma_decay": sigma_decay}
+    return {}
+
+
+class L0Classifier(ClassifierMixin, BaseEstimator):
+    """Task-driven classifier: a deep ℓ0 encoder → linear → softmax, trained end to end.
+
+    The "Task-Driven Optimization" of Wang, Ling and Huang (2016) for classification.
+    ``fit`` first fits a clone of ``encoder`` on ``X`` without the labels (its own
+    ``fit``: dictionary, optimal codes, regression to them), which initialises the
+    trunk; it then initialises the linear layer ``(ω, b)`` by a multinomial
+    :class:`~sklearn.linear_model.LogisticRegression` on the frozen codes and trains
+    the whole net — the encoder's ``W``, ``S``, ``θ`` and ``(ω, b)`` — with the
+    cross-entropy (softmax) loss
+
+    ``loss = −(1/n) Σ_i log softmax(ωᵀ a(x_i) + b)_{y_i}``,  ``a(x)`` the encoder's code,
+
+    averaged over mini-batches of ``batch_size``. Training of an ℓ0 trunk uses HELU_σ;
+    ``predict`` uses the exact HELU (or max-M pooling for :class:`~skl0.MSparseEncoder`).
+    With ``max_epochs=0`` the classifier is the logistic regression on frozen codes.
+
+    Parameters
+    ----------
+    encoder : estimator or None, default=None
+        An unfitted skl0 encoder (:class:`~skl0.L0Encoder`, :class:`~skl0.MSparseEncoder`
+        or :class:`~skl0.LISTAEncoder`, the last being the paper's "tuned LISTA");
+        ``None`` means ``L0Encoder()``. It is cloned; its own training parameters govern
+        its unsupervised fit, and ``device`` and ``random_state`` are overridden by the
+        classifier's. Tune it with nested names, e.g. ``encoder__n_nonzero_coefs``.
+    max_epochs : int, default=50
+        Epochs of end-to-end training (``0``: no fine-tuning).
+    batch_size : int, default=128
+        Mini-batch size (the paper's).
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
+default="adam"
+        The optimiser of the end-to-end phase.
+    lr_decay : float in (0, 1], default=0.98
+        Per-epoch multiplicative decay of the learning rate.
+    sigma : float in [0, 1], default=0.2
+        σ of HELU_σ at the start of fine-tuning (ℓ0 trunks only).
+    sigma_decay : float ≥ 1, default=1.0
+        σ is divided by this after each epoch (the paper: 10; 1 holds σ).
+    train_split : float in (0, 1), callable or None, default=None
+        Validation split of the training data, as skorch's ``train_split``: a fraction
+        gives a stratified ``skorch.dataset.ValidSplit`` seeded by ``random_state``; a
+        callable (e.g. a ``ValidSplit``) is used as is; ``None`` trains on everything.
+        The history then records ``valid_loss``.
+    patience : int or None, default=None
+        Early stopping (skorch's ``EarlyStopping``, restoring the best weights): stop
+        when the monitored loss — ``valid_loss`` with a ``train_split``, else
+        ``train_loss`` — has not improved for ``patience`` epochs. ``None``: off.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; the
+        encoder is fitted on the same device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the encoder's fit, the head's initialisation, the validation split and the
+        shuffling of batches.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch table.
+
+    Attributes
+    ----------
+    encoder_ : estimator
+        The fitted encoder after fine-tuning: its ``transform`` gives the fine-tuned codes
+        (its ``net_.module_`` is the trunk of ``net_.module_``).
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    net_ : skorch.NeuralNet
+        The end-to-end net; ``net_.module_`` is an :class:`~skl0._layers.EncoderHead`.
+    history_ : skorch.History
+        The history of the end-to-end training (empty when ``max_epochs=0``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    The defaults were measured with ``L0Encoder(128)`` and
+    ``MSparseEncoder(128, n_nonzero_coefs=20)`` (their own defaults otherwise) on
+    sklearn's digits (per-sample standardised, stratified 70/30 split) and on the 5k
+    MNIST subset (16×16, stratified 80/20 split). Adam at 1e-3 with a 0.98 decay never
+    diverged; the test error reached its plateau after 10–25 epochs on digits (3.0 %
+    frozen → 1.9 %) and 40–60 on MNIST-5k (12.5 % frozen → 8.3 % for the ℓ0 encoder,
+    11.9 % → 7.0 % M-sparse), hence 50 epochs. ``lr=3e-4`` was slower with pre-trained
+    encoders (9.8 % on MNIST-5k) but better for an untrained one
+    (``L0Encoder(max_epochs=0)``: 7.0 % against 11.6 % at 1e-3). The paper's σ schedule
+    (``sigma_decay=10``) was no better on digits and turned the loss into NaN after 45
+    epochs (σ underflows float32); holding σ is the default. The logistic-regression
+    initialisation of ``(ω, b)`` gave the same error as a random one after 50 epochs
+    (within the ±0.8 % of 1,000 test digits) and is far better for short runs.
+
+    See Also
+    --------
+    L0Clusterer : the task-driven clusterer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skl0 import L0Classifier, MSparseEncoder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16.0
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> # max_epochs=0: the encoder is K IHT steps on a learned dictionary (eq. 8), no
+    >>> # optimal codes are computed; the classifier then trains it end to end
+    >>> enc = MSparseEncoder(32, n_nonzero_coefs=8, max_epochs=0, dict_max_iter=2)
+    >>> clf = L0Classifier(enc, max_epochs=10, random_state=0).fit(X_train, y_train)
+    >>> clf.predict_proba(X_test).shape
+    (450, 10)
+    >>> clf.score(X_test, y_test) > 0.8
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_WRAPPER_CONSTRAINTS,
+        "train_split": [None, Interval(Real, 0, 1, closed="neither"), callable],
+        "patience": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, encoder=None, *, max_epochs=50, batch_size=128, lr=1e-3, optimizer="adam",
+                 lr_decay=0.98, sigma=0.2, sigma_decay=1.0, train_split=None, patience=None,
+                 device="auto", random_state=None, verbose=0):
+        self.encoder = encoder
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_decay = lr_decay
+        self.sigma = sigma
+        self.sigma_decay = sigma_decay
+        self.train_split = train_split
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit the encoder on ``X`` (initialisation), then train end to end on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, dense.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (at least 2 classes).
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
+        check_classification_targets(y)
+        label_encoder = LabelEncoder().fit(y)
+        self.classes_ = label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"L0Classifier needs samples of at least 2 classes; got 1 class "
+                f"({self.classes_[0]!r})"
+            )
+        y_index = label_encoder.transform(y).astype(np.int64)
+        device = resolve_device(self.device)
+        resolve_optimizer(self.optimizer)
+
+        self.encoder_ = _fit_encoder(self.encoder, X, self.device, self.random_state)
+        trunk = self.encoder_.net_.module_
+        module = EncoderHead(trunk, len(self.classes_))
+        module.init_head(*self._logistic_init(self.encoder_.transform(X), y_index))
+
+        callbacks, train_split = self._split_and_callbacks()
+        net = build_net(
+            module,
+            torch.nn.CrossEntropyLoss(),
+            optimizer=self.optimizer,
+            lr=self.lr,
+            lr_decay=self.lr_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            device=device,
+            verbose=int(self.verbose),
+            callbacks=callbacks,
+            train_split=train_split,
+            **_trunk_sigma_kwargs(trunk, self.sigma, self.sigma_decay),
+        )
+        if self.max_epochs > 0:
+            fit_net(net, as_float32(X), y_index, self.random_state)
+        else:
+            net.initialize()
+        self.net_ = net
+        self.history_ = net.history
+        self.encoder_._sync_from_module()
+        return self
+
+    def _logistic_init(self, codes, y_index):
+        """``(ω, b)`` of a multinomial logistic regression on the frozen codes."""
+        lr = LogisticRegression(max_iter=200)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lr.fit(codes.astype(np.float64, copy=False), y_index)
+        coef, intercept = lr.coef_, lr.intercept_
+        if coef.shape[0] == 1:  # binary: softmax([−z/2, z/2]) is sigmoid(z)
+            coef = np.vstack([-coef / 2, coef / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return coef, intercept
+
+    def _split_and_callbacks(self):
+        train_split = self.train_split
+        if isinstance(train_split, Real):
+            seed = torch_seed(self.random_state) % (2**32) if self.random_state is not None \
+                else None
+            train_split = ValidSplit(float(train_split), stratified=True, random_state=seed)
+        callbacks = []
+        if self.patience is not None:
+            monitor = "valid_loss" if train_split is not None else "train_loss"
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor=monitor, patience=self.patience, load_best=True)))
+        return callbacks, train_split
+
+    def _logits(self, X):
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        return batched_forward(self.net_.module_, X, self.net_.device, np.float64)
+
+    def predict_proba(self, X):
+        """Class probabilities ``softmax(ωᵀ a(x) + b)`` (exact HELU / max-M codes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow ``classes_``.
+        """
+        return softmax(self._logits(X), axis=1)
+
+    def predict(self, X):
+        """Predicted class labels (the most probable class).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

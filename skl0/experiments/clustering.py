@@ -1,0 +1,79 @@
+"""Clustering (the paper's Tables 6 and 7, here on digits or the 5k MNIST subset).
+
+Clustering error (%, after the best matching of clusters to classes,
+:func:`skl0.metrics.clustering_error`) of :class:`~skl0.L0Clusterer` with the Deep
+ℓ0-Regularized and Deep M-Sparse (M = 10, 20, 30) encoders, beside k-means on the raw
+data and on the frozen codes of each encoder. All samples are clustered and scored.
+``python -m skl0 reproduce clustering --dataset digits --p 64 128 --quick``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from tqdm.auto import tqdm
+
+from .. import L0Clusterer, L0Encoder, MSparseEncoder
+from .. import clustering as _clustering
+from ..metrics import clustering_error
+from .classification import (
+    M_VALUES,
+    load,
+    reuse_fitted_encoder,
+    settings,
+    sort_rows,
+    write_table,
+)
+
+
+def encoders(p, enc_kwargs):
+    """``[(row name, unfitted encoder)]`` for one dictionary size ``p``."""
+    out = [("Deep l0-Regularized", L0Encoder(p, **enc_kwargs))]
+    out += [(f"Deep M-Sparse (M = {m})", MSparseEncoder(p, n_nonzero_coefs=m, **enc_kwargs))
+            for m in M_VALUES if m <= p]
+    return out
+
+
+def run(experiment="clustering", *, dataset=None, n_components=(128, 256, 512), seed=0,
+        quick=False, output_dir="results", device="auto"):
+    """Run the clustering comparison; returns the list of result rows.
+
+    Each row: ``method``, ``p``, ``error`` (clustering error, a fraction), ``seconds``.
+    """
+    dataset = dataset or "digits"
+    X, y, descr = load(dataset)
+    k = len(np.unique(y))
+    enc_kwargs, epochs = settings(quick)
+    enc_kwargs = {**enc_kwargs, "device": device, "random_state": seed}
+    n_components = list(n_components)
+
+    rows = []
+    t0 = time.perf_counter()
+    raw = KMeans(k, n_init=10, random_state=seed).fit_predict(X)
+    raw_row = {"error": clustering_error(y, raw), "seconds": time.perf_counter() - t0}
+    rows += [{"method": "KMeans (pixels)", "p": p, **raw_row} for p in n_components]
+    jobs = [(p, name, enc) for p in n_components for name, enc in encoders(p, enc_kwargs)]
+    for p, name, enc in tqdm(jobs, desc=f"{experiment} on {dataset}"):
+        t0 = time.perf_counter()
+        frozen = clone(enc).fit(X)
+        t_encoder = time.perf_counter() - t0
+        labels = KMeans(k, n_init=10, random_state=seed).fit_predict(frozen.transform(X))
+        rows.append({"method": f"KMeans ({name} codes, frozen)", "p": p,
+                     "error": clustering_error(y, labels), "seconds": time.perf_counter() - t0})
+        t0 = time.perf_counter()
+        clusterer = L0Clusterer(k, enc, device=device, random_state=seed)
+        if epochs is not None:
+            clusterer.set_params(max_epochs=epochs)
+        with reuse_fitted_encoder(_clustering, frozen):
+            labels = clusterer.fit(X).labels_
+        rows.append({"method": f"L0Clusterer ({name})", "p": p,
+                     "error": clustering_error(y, labels),
+                     "seconds": t_encoder + time.perf_counter() - t0})
+    rows = sort_rows(rows, "KMeans (pixels)")
+    title = (f"Clustering error (%) on {dataset} ({descr}; {len(y)} samples, {k} clusters, "
+             f"seed {seed}{', quick' if quick else ''})")
+    write_table(rows, n_components, output_dir, experiment, title, "error")
+    return rows
