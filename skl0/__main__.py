@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+import torch
+
 from .experiments import EXPERIMENTS
 
 
@@ -17,6 +19,9 @@ def _parser():
     demo.add_argument("--device", default="auto")
     demo.add_argument("--max-epochs", type=int, default=None,
                       help="training epochs (default: the demo's own choice)")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="torch CPU threads (default 1: the digits' matrices are tiny, and "
+                      "more threads only add OpenMP barrier stalls on a shared CPU)")
     rep = sub.add_parser("reproduce", help="run one of the paper's experiments")
     rep.add_argument("experiment", choices=sorted(EXPERIMENTS))
     rep.add_argument("--dataset", default=None,
@@ -27,12 +32,19 @@ def _parser():
     rep.add_argument("--output", default="results", help="folder for the .md, .csv and figures")
     rep.add_argument("--quick", action="store_true", help="a reduced run that takes minutes")
     rep.add_argument("--device", default="auto")
+    rep.add_argument("--threads", type=int, default=None,
+                     help="torch CPU threads (default: torch's own choice; 1 is much faster "
+                     "on a CPU shared with other jobs)")
     return parser
 
 
 def main(argv=None):
     """Entry point of ``python -m skl0`` (and the ``skl0`` script)."""
     args = _parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
     if args.command == "demo":
         from .experiments.demo import run
 
