@@ -37,7 +37,8 @@ def helu_sigma(v, sigma):
     v : torch.Tensor
         Pre-activations divided by their thresholds.
     sigma : float
-        Width of the ramp, in ``[0, 1]``.
+        Width of the ramp, in ``[0, 1]``; a σ below the resolution of ``v``'s dtype (as
+        after many epochs of the paper's divide-by-10 schedule) is the exact HELU.
 
     Returns
     -------
@@ -52,7 +53,8 @@ def helu_sigma(v, sigma):
     [0.0, 0.5, 1.0, -0.75, 2.0]
     """
     a = v.abs()
-    if sigma <= 0:
+    if sigma <= torch.finfo(v.dtype).eps:
+        # below the dtype's resolution the ramp is a step: dividing by σ would give inf/NaN
         return v * (a >= 1).to(v.dtype)
     ramp = torch.sign(v) * (a - (1.0 - sigma)) / sigma
     out = torch.where(a >= 1, v, ramp)

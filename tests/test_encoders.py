@@ -339,3 +339,11 @@ def test_no_warnings_on_normal_fit(digits):
         warnings.simplefilter("always")
         L0Encoder(n_components=8, **FAST).fit(X).transform(X)
     assert [str(w.message) for w in caught] == []
+
+
+def test_paper_sigma_schedule_trains_past_float32_underflow(digits):
+    X, _ = digits
+    enc = L0Encoder(n_components=8, sigma_decay=10.0, **{**FAST, "max_epochs": 50}).fit(X[:100])
+    assert len(enc.history_) == 50  # no divergence stop (a ConvergenceWarning would fail here)
+    assert np.isfinite(enc.history_[:, "train_loss"]).all()
+    assert np.isfinite(enc.transform(X)).all()

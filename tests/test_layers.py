@@ -179,3 +179,12 @@ def test_flops_count():
     net = UnfoldedEncoder(256, 512, n_stages=2)
     assert net.flops_per_sample() == 2 * 256 * 512 + 2 * 512 * 512
     assert np.isfinite(net.flops_per_sample())
+
+
+def test_helu_sigma_underflowing_sigma_is_exact_with_finite_gradient():
+    # the paper's schedule divides σ by 10 per epoch: after ~45 epochs σ < float32 eps
+    v = torch.tensor([-1.5, -0.999999, 0.5, 0.9999999, 1.0, 2.0], requires_grad=True)
+    out = helu_sigma(v, 0.2 / 10**46)
+    assert torch.equal(out.detach(), HELU()(v.detach()))
+    out.sum().backward()
+    assert torch.isfinite(v.grad).all()
