@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from numbers import Integral
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
@@ -27,9 +26,7 @@ from ._training import (
     resolve_optimizer,
     torch_seed,
 )
-from .encoders import _COMMON_CONSTRAINTS
-
-_FLOAT_DTYPES = [np.float64, np.float32]
+from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 
 
 class _BaselineRegressor(TransformerMixin, BaseEstimator):

@@ -28,9 +28,7 @@ from ._training import (
     resolve_optimizer,
     torch_seed,
 )
-from .encoders import _COMMON_CONSTRAINTS, L0Encoder
-
-_FLOAT_DTYPES = [np.float64, np.float32]
+from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES, L0Encoder
 
 # Parameters shared by the task-driven wrappers (L0Classifier, L0Clusterer).
 _WRAPPER_CONSTRAINTS = {

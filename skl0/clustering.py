@@ -24,8 +24,7 @@ from ._training import (
     torch_seed,
 )
 from .classification import _WRAPPER_CONSTRAINTS, _fit_encoder, _trunk_sigma_kwargs
-
-_FLOAT_DTYPES = [np.float64, np.float32]
+from .encoders import _FLOAT_DTYPES
 
 
 def _kmeans_head(codes, n_clusters, seed):
