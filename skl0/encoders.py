@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,14 +12,12 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.decomposition import MiniBatchDictionaryLearning
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._layers import UnfoldedEncoder
-from ._solvers import fista, l0_threshold, optimal_codes, spectral_norm_sq
+from ._solvers import fista, l0_threshold, learn_dictionary, optimal_codes, spectral_norm_sq
 from ._training import (
     _OPTIMIZERS,
     as_float32,
@@ -128,19 +125,16 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _get_dictionary(self, X):
         if self.dictionary is not None:
             return np.array(self._validated_dictionary(), dtype=np.float64)
-        learner = MiniBatchDictionaryLearning(
-            n_components=self._n_components,
+        Xt = torch.as_tensor(as_float32(X), device=resolve_device(self.device))
+        C, _ = learn_dictionary(
+            Xt,
+            self._n_components,
             alpha=self._dictionary_l1_alpha(),
-            batch_size=min(256, X.shape[0]),
             max_iter=self.dict_max_iter,
-            random_state=torch_seed(self.random_state) % (2**32),
-            fit_algorithm="cd",
-            transform_algorithm="lasso_cd",
+            batch_size=min(256, X.shape[0]),
+            seed=torch_seed(self.random_state),
         )
-        with warnings.catch_warnings():
-            # the inner lasso solves of a few mini-batch epochs need not converge
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            C = learner.fit(np.asarray(X, dtype=np.float64)).components_
+        C = C.cpu().double().numpy()
         return _unit_norm_atoms(C, torch_seed(self.random_state))
 
     def _build_net(self, module, criterion, device):
@@ -262,8 +256,10 @@ default="adam"
     solver_max_iter : int, default=1000
         Iteration cap of the solver that computes the training targets.
     dict_max_iter : int, default=10
-        Epochs of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning` when no
-        ``dictionary`` is given.
+        Maximum epochs of online dictionary learning when no ``dictionary`` is given
+        (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
+        its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
+        unit norm).
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None

@@ -515,3 +515,70 @@ def test_public_validation_of_arrays():
     with pytest.raises(ValueError, match="minimum of 1 is required"):
         sparse_encode(X[:0], D, alpha=0.1)
 
+
+
+# --------------------------------------------------------------------------------------------
+# dictionary learning
+# --------------------------------------------------------------------------------------------
+
+
+def _l1_cost(X, C, alpha):
+    A, _ = S.fista(X, C, alpha=alpha, n_iter=2000, tol=1e-7)
+    return float((0.5 * ((X - A @ C) ** 2).sum(1) + alpha * A.abs().sum(1)).mean())
+
+
+def test_learn_dictionary_recovers_planted_atoms():
+    from skl0.datasets import make_sparse_signals
+
+    X, D, _ = make_sparse_signals(2000, 20, 30, 3, noise=0.01, random_state=0)
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    # no early stopping: 30 epochs of 8 mini-batches (sklearn's MBDL recovers 53 % here)
+    C, n_steps = S.learn_dictionary(Xt, 30, alpha=0.2, max_iter=30, tol=0,
+                                    max_no_improvement=None, seed=0)
+    assert n_steps == 240
+    assert torch.all(torch.linalg.vector_norm(C, dim=1) <= 1 + 1e-9)
+    Cn = C / torch.linalg.vector_norm(C, dim=1, keepdim=True)
+    Dt = torch.as_tensor(D / np.linalg.norm(D, axis=1, keepdims=True))
+    best = (Dt @ Cn.T).abs().max(dim=1).values
+    assert float((best > 0.9).double().mean()) >= 0.7, best
+
+
+def test_learn_dictionary_matches_sklearn_objective():
+    # same algorithm as MiniBatchDictionaryLearning, so a comparable l1 cost on held-out data
+    import warnings
+
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 12) @ rng.randn(12, 12)
+    Xtr, Xte = torch.as_tensor(X[:500]), torch.as_tensor(X[500:])
+    C, _ = S.learn_dictionary(Xtr, 16, alpha=0.5, max_iter=5, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MiniBatchDictionaryLearning(16, alpha=0.5, batch_size=256, max_iter=5,
+                                          random_state=0).fit(X[:500]).components_
+    ours, theirs = _l1_cost(Xte, C, 0.5), _l1_cost(Xte, torch.as_tensor(ref), 0.5)
+    start = _l1_cost(Xte, S._initial_dictionary(Xtr, 16, torch.Generator().manual_seed(0))
+                     .clamp(-1, 1) / 10, 0.5)
+    assert ours < 1.1 * theirs, (ours, theirs)
+    assert ours < start
+
+
+def test_learn_dictionary_seeded_and_input_untouched():
+    X, _ = _problem(n=40, p=8, d=6)
+    X0 = X.clone()
+    C1, n1 = S.learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
+    C2, n2 = S.learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
+    assert torch.equal(X, X0)
+    assert torch.equal(C1, C2) and n1 == n2
+    # more atoms than samples or features: the rows beyond the rank are resampled, not zero
+    assert torch.all(torch.linalg.vector_norm(C1, dim=1) > 0.5)
+    assert torch.isfinite(C1).all()
+
+
+def test_learn_dictionary_bad_arguments():
+    X, _ = _problem()
+    with pytest.raises(ValueError, match="no samples"):
+        S.learn_dictionary(X[:0], 4, alpha=0.1)
+    with pytest.raises(ValueError, match="n_components"):
+        S.learn_dictionary(X, 0, alpha=0.1)
