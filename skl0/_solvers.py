@@ -52,6 +52,10 @@ _POWER_BLOCK = 16
 _MAX_BACKTRACK = 8
 # Plain IHT steps from zeros that make the second start of optimal_codes.
 _ZERO_START_ITERS = 10
+# Relative-change tolerance (at least) of the FISTA start of optimal_codes: a start, not an
+# answer (on MNIST patches at p = 512, 1e-4 instead of 1e-5 saves 15 % of the iterations for a
+# 0.1 % higher final l0 objective).
+_L1_START_TOL = 1e-4
 # IHT iterations run from both starts before optimal_codes keeps the better one per sample.
 _RACE_ITERS = 50
 
@@ -542,7 +546,47 @@ def _threshold_rows(U, mu, alpha, n_nonzero_coefs):
     return hard_threshold(U, torch.sqrt(2.0 * float(alpha) * mu))
 
 
-def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptive):
+def _ls_on_support(B, G, A):
+    """Per sample, the least-squares codes on the support of ``A``: ``a_S = G_SS^{-1} b_S``.
+
+    ``B = X @ C.T`` and ``G = C @ C.T``; the small systems are gathered from ``G`` and solved
+    in float64 by batched Cholesky factorisations, the samples grouped by support size (powers
+    of two) so that little is padded. A sample whose ``G_SS`` is not numerically positive
+    definite keeps ``A``.
+    """
+    out = A.clone()
+    counts = (A != 0).sum(dim=1)
+    lo = 0
+    while lo < A.shape[1]:
+        hi = min(max(16, 2 * lo), A.shape[1])
+        rows = ((counts > lo) & (counts <= hi)).nonzero().squeeze(1)
+        if rows.numel():
+            out[rows] = _ls_rows(B[rows], G, A[rows])
+        lo = hi
+    return out
+
+
+def _ls_rows(B, G, A):
+    supp = A != 0
+    k = int(supp.sum(dim=1).max())
+    vals, idx = supp.to(A.dtype).topk(k, dim=1)
+    valid = vals > 0
+    Gs = G[idx.unsqueeze(2), idx.unsqueeze(1)].double()
+    vv = valid.unsqueeze(2) & valid.unsqueeze(1)
+    eye = torch.eye(k, dtype=torch.float64, device=A.device)
+    Gs = torch.where(vv, Gs, eye.expand_as(Gs))
+    zero = torch.zeros((), dtype=B.dtype, device=B.device)
+    bs = torch.where(valid, B.gather(1, idx), zero).double()
+    L, info = torch.linalg.cholesky_ex(Gs)
+    sol = torch.cholesky_solve(bs.unsqueeze(2), L).squeeze(2)
+    good = (info == 0) & torch.isfinite(sol).all(dim=1)
+    sol = torch.where(valid & good.unsqueeze(1), sol, torch.zeros_like(sol)).to(A.dtype)
+    out = torch.zeros_like(A).scatter_(1, idx, sol)
+    return torch.where(good.unsqueeze(1), out, A)
+
+
+def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptive,
+                debias=False):
     """IHT with per-sample convergence and a safeguard: no accepted step increases the objective.
 
     With ``adaptive=False`` it is plain IHT at the fixed safe ``step``. With ``adaptive=True``
@@ -550,7 +594,9 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
     ``mu = ||g_S||^2 / ||g_S C||^2`` with ``g = (x - a C) C^T`` restricted to the current support
     ``S`` (the whole gradient when the support is empty; never below ``step``), and halves it
     until the objective does not increase, falling back to the safe ``step`` (which is monotone
-    in exact arithmetic). A step that increases the computed objective is never accepted: the
+    in exact arithmetic). With ``debias=True`` an accepted step is followed by the
+    least-squares codes on its support (:func:`_ls_on_support`), kept where the objective does
+    not increase. A step that increases the computed objective is never accepted: the
     sample stays where it is and counts as converged. Samples whose support no longer changes and
     whose relative change is below ``tol`` are frozen and leave the working set.
 
@@ -569,6 +615,9 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
         over = (Aa != 0).sum(dim=1) > n_nonzero_coefs
         f = torch.where(over, torch.full_like(f, math.inf), f)
     Gn = R @ C.T  # minus the gradient, D^T (x - D a)
+    if debias:
+        G = C @ C.T
+        Bx = Xa @ C.T
     step_t = torch.tensor(step, dtype=X.dtype, device=X.device)
     n_done = 0
     for _ in range(int(max_iter)):
@@ -608,6 +657,17 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
                 mu[pending] = step_t
             else:
                 mu[pending] = (0.5 * mu[pending]).clamp_min(step)
+        if debias and bool(moved.any()):
+            # Hard Thresholding Pursuit (Foucart 2011): least squares on the new support,
+            # kept only where it does not increase the objective.
+            rows = moved.nonzero().squeeze(1)
+            A_ls = _ls_on_support(Bx[rows], G, A_next[rows])
+            R_ls = Xa[rows] - A_ls @ C
+            f_ls = _objective_rows(R_ls, A_ls, alpha)
+            ok = f_ls <= f_next[rows]
+            if bool(ok.any()):
+                rows = rows[ok]
+                A_next[rows], R_next[rows], f_next[rows] = A_ls[ok], R_ls[ok], f_ls[ok]
         rel = _rel_change(A_next, Aa)
         done = ~moved | (((A_next != 0) == (Aa != 0)).all(dim=1) & (rel < tol))
         Aa, R, f = A_next, R_next, f_next
@@ -615,6 +675,8 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
             out[act[done]] = Aa[done]
             keep = ~done
             act, Xa, Aa, R, f = act[keep], Xa[keep], Aa[keep], R[keep], f[keep]
+            if debias:
+                Bx = Bx[keep]
             if act.numel() == 0:
                 break
         Gn = R @ C.T
@@ -647,6 +709,11 @@ def optimal_codes(
     step is accepted only when the objective does not increase (the safe step
     ``1 / ||C||_2^2`` always qualifies in exact arithmetic, Blumensath & Davies 2008).
 
+    With ``accelerated=True`` every accepted IHT step is followed by a least-squares fit on
+    the new support, kept where it does not increase the objective (Hard Thresholding Pursuit,
+    Foucart 2011): the iterates reach a fixed point of IHT in tens of iterations instead of
+    the hundreds that the gradient steps alone need on a coherent dictionary.
+
     The problems are not convex and the l1 start can lead IHT to a poor local minimum (typically
     for small ``M``), so the IHT phase also runs from a second start, 10 plain IHT iterations
     from zeros; after 50 iterations from both, each sample keeps the better one and only that
@@ -673,14 +740,15 @@ def optimal_codes(
     max_iter : int, default=2000
         Maximum iterations of each phase (FISTA, then IHT).
     tol : float, default=1e-5
-        Relative-change tolerance of both phases.
+        Relative-change tolerance of both phases (at least ``1e-4`` for the FISTA start).
     batch_size : int, default=4096
         Samples per chunk.
     progress : bool, default=False
         Show a tqdm progress bar over the chunks.
     accelerated : bool, default=True
         Use the normalised IHT step (Blumensath & Davies 2010) with backtracking on the
-        objective; ``False`` runs plain IHT at the fixed step ``1 / ||C||_2^2``. Both are
+        objective, each accepted step followed by the least-squares fit on its support
+        (HTP); ``False`` runs plain IHT at the fixed step ``1 / ||C||_2^2``. Both are
         monotone.
 
     Returns
@@ -708,6 +776,7 @@ def optimal_codes(
         "step": step,
         "tol": tol,
         "adaptive": accelerated,
+        "debias": accelerated,
     }
     for s in starts:
         Xb = X[s : s + int(batch_size)]
@@ -719,7 +788,8 @@ def optimal_codes(
             w = l1_alpha
         w = _as_column(w, Xb)
         zeros = torch.zeros(Xb.shape[0], p, dtype=X.dtype, device=X.device)
-        A0, _ = _fista_loop(Xb @ C.T, G, zeros, w, step, int(max_iter), tol, per_sample=True)
+        A0, _ = _fista_loop(Xb @ C.T, G, zeros, w, step, int(max_iter), max(tol, _L1_START_TOL),
+                            per_sample=True)
         # Second start: a few plain IHT steps from zeros (what the untrained encoder computes).
         Az, _ = iht(
             Xb,

@@ -582,3 +582,45 @@ def test_learn_dictionary_bad_arguments():
         S.learn_dictionary(X[:0], 4, alpha=0.1)
     with pytest.raises(ValueError, match="n_components"):
         S.learn_dictionary(X, 0, alpha=0.1)
+
+
+# --------------------------------------------------------------------------------------------
+# hard thresholding pursuit (least squares on the support)
+# --------------------------------------------------------------------------------------------
+
+
+def test_ls_on_support_is_least_squares_per_sample():
+    X, C = _problem(n=7, p=40, d=30, coherent=False)
+    g = torch.Generator().manual_seed(1)
+    sizes = [0, 1, 3, 16, 17, 25, 30]  # empty, and across the power-of-two groups
+    A = torch.zeros(7, 40, dtype=torch.float64)
+    for i, k in enumerate(sizes):
+        A[i, torch.randperm(40, generator=g)[:k]] = 1.0
+    out = S._ls_on_support(X @ C.T, C @ C.T, A)
+    for i, k in enumerate(sizes):
+        S_i = (A[i] != 0).nonzero().squeeze(1)
+        assert torch.equal(out[i] != 0, A[i] != 0)
+        if k:
+            ref = np.linalg.lstsq(C[S_i].T.numpy(), X[i].numpy(), rcond=None)[0]
+            np.testing.assert_allclose(out[i, S_i].numpy(), ref, rtol=1e-8, atol=1e-10)
+
+
+def test_ls_on_support_keeps_singular_systems():
+    X, C = _problem(n=2, p=6, d=4)
+    C = torch.cat([C, C[:1]])  # atom 6 duplicates atom 0
+    A = torch.zeros(2, 7, dtype=torch.float64)
+    A[0, [0, 6]] = 1.0  # singular G_SS: kept as it was
+    A[1, [1, 2]] = 1.0
+    out = S._ls_on_support(X @ C.T, C @ C.T, A)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[0], A[0]) or S._objective_rows(
+        X[:1] - out[:1] @ C, out[:1], None) <= S._objective_rows(X[:1] - A[:1] @ C, A[:1], None)
+
+
+@pytest.mark.parametrize("kw", [{"alpha": 0.05}, {"n_nonzero_coefs": 5}])
+def test_optimal_codes_are_least_squares_on_their_support(kw):
+    # a fixed point of HTP: the gradient vanishes on the support
+    X, C = _problem(n=20, p=24, d=10)
+    A = S.optimal_codes(X, C, **kw)
+    grad = (X - A @ C) @ C.T
+    assert float(grad[A != 0].abs().max()) < 1e-6
