@@ -13,8 +13,10 @@ Prints, from one run, medians over repeats and ratios:
    M = 32;
 2. the floor: FLOPs of the K-stage forward over the measured float32 matmul rate, and our
    time over that floor;
-3. ``fit`` split into dictionary learning, optimal codes and training on Fashion-MNIST
-   (16x16 patches), with the objective reached by the optimal codes;
+3. ``fit`` of both encoders end to end on Fashion-MNIST (60,000 16x16 patches; 5,000 with
+   ``--quick``), split into dictionary learning, optimal codes and training, with the mean
+   objective that the optimal codes, the trained encoder and 10 IHT iterations reach on
+   held-out rows;
 4. the peak memory (RSS high-water mark, ``VmHWM``) added by ``transform`` of 200,000
    samples, against the size of its output, each in a fresh subprocess.
 
@@ -41,7 +43,6 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from skl0 import L0Encoder, MSparseEncoder  # noqa: E402
-from skl0._layers import UnfoldedEncoder  # noqa: E402
 from skl0._solvers import (  # noqa: E402
     iht,
     l0_objective,
@@ -49,7 +50,6 @@ from skl0._solvers import (  # noqa: E402
     optimal_codes,
     spectral_norm_sq,
 )
-from skl0._training import build_net, fit_net  # noqa: E402
 
 M = 32
 ALPHA = 0.25  # L0Encoder's default (the paper's "lambda = 0.5")
@@ -115,6 +115,18 @@ def load_data():
         rng = np.random.default_rng(0)
         X = rng.standard_normal((60000, 256)).astype(np.float32)
         return X, "random Gaussian data (Fashion-MNIST missing)"
+
+
+def load_test_data(X, n=2000):
+    """``n`` Fashion-MNIST test patches (or ``n`` random rows like ``X`` when it is missing)."""
+    try:
+        from skl0.datasets import load_fashion_mnist, preprocess_patches
+
+        Xte = preprocess_patches(load_fashion_mnist(subset="test").data)
+        return np.ascontiguousarray(Xte[:n], dtype=np.float32)
+    except (OSError, ImportError, ValueError):
+        rng = np.random.default_rng(1)
+        return rng.standard_normal((n, X.shape[1])).astype(np.float32)
 
 
 def data_dictionary(X, p, seed=0):
@@ -224,78 +236,46 @@ def bench_transform(X, device, quick):
 # ------------------------------------------------------------------------------ 3. fit
 
 
-def bench_fit(X, device, quick):
-    from sklearn.decomposition import MiniBatchDictionaryLearning
-
-    n_total = X.shape[0]
-    # optimal_codes dominates and is slow on coherent patch dictionaries: small subsets,
-    # extrapolated linearly (every phase is linear in the number of samples)
-    if quick:
-        n_fit, sizes, dict_epochs, epochs = 1000, (128,), 1, 1
-    else:
-        n_fit, sizes, dict_epochs, epochs = 2000, SIZES, 1, 2
+def bench_fit(X, device, quick, sizes, epochs, kinds):
+    """End-to-end ``fit`` of the real estimators, split by phase (``fit_times_``)."""
+    n_fit = 5000 if quick else X.shape[0]
+    Xf, Xval = X[:n_fit], load_test_data(X)
     rows = []
-    Xf = X[:n_fit]
-    for p in sizes:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            D = MiniBatchDictionaryLearning(
-                n_components=p, alpha=float(np.sqrt(2 * ALPHA) / 2), batch_size=256,
-                max_iter=dict_epochs, random_state=0, fit_algorithm="cd",
-                transform_algorithm="lasso_cd",
-            ).fit(Xf.astype(np.float64)).components_
-        t_dict = time.perf_counter() - t0
-        D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
-        Xt = torch.as_tensor(Xf, device=device)
-        Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
-        step = 1.0 / spectral_norm_sq(Ct)
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            A = optimal_codes(Xt, Ct, alpha=ALPHA, max_iter=1000)
-        sync(device)
-        t_codes = time.perf_counter() - t0
-        with torch.inference_mode():
-            A10, _ = iht(Xt, Ct, alpha=ALPHA, n_iter=10, step=step)
-            obj = float(l0_objective(Xt, A, Ct, ALPHA).mean())
-            obj10 = float(l0_objective(Xt, A10, Ct, ALPHA).mean())
-        module = UnfoldedEncoder(Xf.shape[1], p, n_stages=2, kind="l0")
-        module.init_from_dictionary(Ct.cpu(), step, float(np.sqrt(2 * ALPHA * step)))
-        net = build_net(module, torch.nn.MSELoss(), max_epochs=epochs, batch_size=128,
-                        device=device, sigma=0.2, sigma_decay=1.0, lr_decay=0.98)
-        t0 = time.perf_counter()
-        fit_net(net, Xf, A.cpu().numpy(), 0)
-        t_train = time.perf_counter() - t0
-        # extrapolate to the whole training set and the default settings
-        scale = n_total / n_fit
-        est_dict = t_dict * scale * 10 / dict_epochs  # dict_max_iter=10 epochs
-        est_codes = t_codes * scale
-        est_train = t_train * scale * 100 / epochs  # max_epochs=100
-        rows.append((p, n_fit, f"{t_dict:.1f} ({dict_epochs} ep)", f"{t_codes:.1f}",
-                     f"{t_train:.1f} ({epochs} ep)", f"{obj:.3f}", f"{obj10:.3f}",
-                     f"{est_dict:.0f}", f"{est_codes:.0f}", f"{est_train:.0f}",
-                     f"{(est_dict + est_codes + est_train) / 60:.1f}"))
-    table(f"fit of L0Encoder(alpha={ALPHA}) split by phase, measured on {n_fit:,} samples "
-          f"and extrapolated linearly to {n_total:,} samples x default epochs "
-          "(dict_max_iter=10, max_epochs=100)",
-          ["p", "n", "dictionary s", "optimal codes s", "training s", "l0 obj (optimal)",
-           "l0 obj (IHT 10 it)", f"est. dict s ({n_total // 1000}k)", "est. codes s",
-           "est. train s", "est. total min"], rows)
-    # the M-sparse targets at one size, objective beside time
-    p = sizes[-1]
-    D = data_dictionary(X, p)
-    n_ms = 256 if quick else 1024
-    Xt = torch.as_tensor(Xf[:n_ms], device=device)
-    Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        A = optimal_codes(Xt, Ct, n_nonzero_coefs=M, max_iter=1000)
-    t = time.perf_counter() - t0
-    with torch.inference_mode():
-        A10, _ = iht(Xt, Ct, n_nonzero_coefs=M, n_iter=10)
-    print(f"\noptimal_codes M = {M}, p = {p}, {n_ms:,} samples (patch dictionary): {t:.1f} s, "
-          f"mean ||x - Da||^2 {float(msparse_objective(Xt, A, Ct).mean()):.3f} "
-          f"(IHT 10 it: {float(msparse_objective(Xt, A10, Ct).mean()):.3f})")
+    for kind in kinds:
+        for p in sizes:
+            if kind == "l0":
+                est = L0Encoder(p, alpha=ALPHA, max_epochs=epochs, device=device, random_state=0)
+                kw = {"alpha": ALPHA}
+            else:
+                est = MSparseEncoder(p, n_nonzero_coefs=M, max_epochs=epochs, device=device,
+                                     random_state=0)
+                kw = {"n_nonzero_coefs": M}
+            t0 = time.perf_counter()
+            est.fit(Xf)
+            sync(device)
+            total = time.perf_counter() - t0
+            ph = est.fit_times_
+            Xt = torch.as_tensor(Xval, device=device)
+            Ct = torch.as_tensor(est.components_, dtype=torch.float32, device=device)
+            with torch.inference_mode():
+                A = optimal_codes(Xt, Ct, max_iter=1000, **kw)
+                A10, _ = iht(Xt, Ct, n_iter=10, **kw)
+            Ad = torch.as_tensor(est.transform(Xval), device=device)
+            def obj(B, Xt=Xt, Ct=Ct, kind=kind):
+                if kind == "l0":
+                    return float(l0_objective(Xt, B, Ct, ALPHA).mean())
+                return float(msparse_objective(Xt, B, Ct).mean())
+            rows.append((type(est).__name__, p, f"{n_fit:,}", epochs, f"{ph['dictionary']:.0f}",
+                         f"{ph['targets']:.0f}", f"{ph['training']:.0f}",
+                         f"{ph['training'] / max(epochs, 1):.2f}", f"{total:.0f}",
+                         f"{total / 60:.1f}", f"{obj(A):.3f}", f"{obj(Ad):.3f}",
+                         f"{obj(A10):.3f}"))
+            print(f"  fitted {type(est).__name__}(p={p}): {total:.0f} s", flush=True)
+    table(f"fit end to end on {n_fit:,} samples, split by phase (`fit_times_`), "
+          f"max_epochs={epochs}; objectives are means over 2,000 test patches",
+          ["encoder", "p", "n", "epochs", "dictionary s", "optimal codes s", "training s",
+           "s / epoch", "total s", "total min", "obj: optimal codes", "obj: encoder",
+           "obj: IHT 10 it"], rows)
 
 
 # --------------------------------------------------------------------------- 4. memory
@@ -370,6 +350,13 @@ def main(argv=None):
                         help="torch.set_num_threads (default: torch's own choice)")
     parser.add_argument("--section", nargs="*", default=["transform", "fit", "memory"],
                         choices=["transform", "fit", "memory"])
+    parser.add_argument("--sizes", nargs="*", type=int, default=None,
+                        help="p values of the fit section (default: 128 256 512; --quick: 128)")
+    parser.add_argument("--fit-epochs", type=int, default=None,
+                        help="max_epochs of the fit section (default: 100, the estimators' "
+                        "default; --quick: 5)")
+    parser.add_argument("--fit-encoders", nargs="*", default=["l0", "msparse"],
+                        choices=["l0", "msparse"])
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
     if args.threads:
@@ -381,7 +368,9 @@ def main(argv=None):
     if "transform" in args.section:
         bench_transform(X, args.device, args.quick)
     if "fit" in args.section:
-        bench_fit(X, args.device, args.quick)
+        sizes = args.sizes or ((128,) if args.quick else SIZES)
+        epochs = args.fit_epochs if args.fit_epochs is not None else (5 if args.quick else 100)
+        bench_fit(X, args.device, args.quick, sizes, epochs, args.fit_encoders)
     if "memory" in args.section:
         bench_memory(X, args.device, args.quick)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; total "

@@ -160,7 +160,7 @@ class SoftThreshold(nn.Module):
 
 
 class UnfoldedEncoder(nn.Module):
-    """K-stage unfolded IHT (or ISTA) network with W, S and θ shared across stages.
+    """K-stage unfolded IHT (or ISTA) network, W, S and θ shared across stages or not.
 
     ``z₁ = h(Wx)``, ``z_{k+1} = h(Wx + S z_k)``, ``k = 1 … K−1``, where ``h`` is
 
@@ -182,6 +182,11 @@ class UnfoldedEncoder(nn.Module):
         M for ``kind="msparse"``.
     sigma : float, default=0.2
         Initial σ of HELU_σ (``kind="l0"`` only).
+    tied : bool, default=True
+        Share S and θ across the stages (the paper's networks). ``False`` gives every stage
+        its own S (``S`` is then an ``nn.ModuleList`` of K − 1 layers) and its own θ
+        (``theta`` of shape ``(K, p)``, one row per stage); all start from the same values,
+        so the untrained net is the same K solver iterations.
 
     Examples
     --------
@@ -193,7 +198,7 @@ class UnfoldedEncoder(nn.Module):
     """
 
     def __init__(self, n_features, n_components, n_stages=2, kind="l0", n_nonzero_coefs=None,
-                 sigma=0.2):
+                 sigma=0.2, tied=True):
         super().__init__()
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
@@ -203,13 +208,21 @@ class UnfoldedEncoder(nn.Module):
         self.n_components = int(n_components)
         self.n_stages = int(n_stages)
         self.kind = kind
+        self.tied = bool(tied)
         self.W = nn.Linear(n_features, n_components, bias=False)
-        self.S = nn.Linear(n_components, n_components, bias=False)
+        if self.tied:
+            self.S = nn.Linear(n_components, n_components, bias=False)
+        else:
+            self.S = nn.ModuleList(
+                nn.Linear(n_components, n_components, bias=False)
+                for _ in range(max(self.n_stages - 1, 0))
+            )
         if kind == "msparse":
             self.theta = None
             self.pool = MaxMPool(n_nonzero_coefs)
         else:
-            self.theta = nn.Parameter(torch.ones(n_components))
+            shape = (n_components,) if self.tied else (self.n_stages, n_components)
+            self.theta = nn.Parameter(torch.ones(shape))
             self.helu = HELUSigma(sigma)
             self.shrink = SoftThreshold()
 
@@ -242,14 +255,18 @@ class UnfoldedEncoder(nn.Module):
         C = dictionary.to(self.W.weight)
         self.W.weight.copy_(step * C)
         eye = torch.eye(self.n_components, dtype=C.dtype, device=C.device)
-        self.S.weight.copy_(eye - step * (C @ C.T))
+        for S in self._stage_S():
+            S.weight.copy_(eye - step * (C @ C.T))
         if self.theta is not None:
             self.theta.copy_(torch.as_tensor(threshold).to(self.theta).expand_as(self.theta))
 
-    def _activation(self, u):
+    def _stage_S(self):
+        return [self.S] if self.tied else list(self.S)
+
+    def _activation(self, u, stage=0):
         if self.kind == "msparse":
             return self.pool(u)
-        theta = self.theta.clamp_min(_MIN_THETA)
+        theta = (self.theta if self.tied else self.theta[stage]).clamp_min(_MIN_THETA)
         if self.kind == "lista":
             return self.shrink(u, theta)
         sigma = self.helu.sigma if self.training else 0.0
@@ -261,8 +278,9 @@ class UnfoldedEncoder(nn.Module):
     def forward(self, X):
         B = self.W(X)
         z = self._activation(B)
-        for _ in range(self.n_stages - 1):
-            z = self._activation(self.S(z).add_(B))
+        for k in range(1, self.n_stages):
+            S = self.S if self.tied else self.S[k - 1]
+            z = self._activation(S(z).add_(B), k)
         return z
 
     def flops_per_sample(self):
@@ -271,7 +289,7 @@ class UnfoldedEncoder(nn.Module):
         return 2 * m * p + 2 * (k - 1) * p * p
 
     def extra_repr(self):
-        return f"kind={self.kind!r}, n_stages={self.n_stages}"
+        return f"kind={self.kind!r}, n_stages={self.n_stages}, tied={self.tied}"
 
 
 

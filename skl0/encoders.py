@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,6 +33,7 @@ from ._training import (
 _COMMON_CONSTRAINTS = {
     "n_components": [Interval(Integral, 1, None, closed="left"), None],
     "n_stages": [Interval(Integral, 1, None, closed="left")],
+    "tied_stages": ["boolean"],
     "dictionary": ["array-like", None],
     "max_epochs": [Interval(Integral, 0, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -80,8 +82,10 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._check_params_vs_data(X)
         device = resolve_device(self.device)
         resolve_optimizer(self.optimizer)
+        clock = time.perf_counter()
         C = self._get_dictionary(X)
         self.components_ = C.astype(X.dtype, copy=False)
+        phases = {"dictionary": time.perf_counter() - clock}
         X32 = as_float32(X)
         Xt = torch.as_tensor(X32, device=device)
         Ct = torch.as_tensor(C, dtype=torch.float32, device=device)
@@ -90,11 +94,17 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         module = self._make_module(Ct.cpu(), step)
         net = self._build_net(module, torch.nn.MSELoss(), device)
         if self.max_epochs > 0:
-            codes = self._targets(Xt, Ct, step)
+            clock = time.perf_counter()
+            codes = self._targets(Xt, Ct, step).cpu().numpy()
             del Xt
-            fit_net(net, X32, codes.cpu().numpy(), self.random_state)
+            phases["targets"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            fit_net(net, X32, codes, self.random_state)
+            phases["training"] = time.perf_counter() - clock
         else:
             net.initialize()
+            phases.update(targets=0.0, training=0.0)
+        self.fit_times_ = phases
         self.net_ = net
         self._sync_from_module()
         return self
@@ -157,6 +167,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _make_module(self, C, step):
         p, m = C.shape
         module = UnfoldedEncoder(m, p, n_stages=self.n_stages, kind=self._kind,
+                                 tied=self.tied_stages,
                                  **self._module_kwargs(p))
         module.init_from_dictionary(C, step, self._threshold(step))
         return module
@@ -277,6 +288,9 @@ _DOC_ATTRIBUTES = """
         The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
     history_ : skorch.History
         The training history of the last fit (empty when ``max_epochs=0``).
+    fit_times_ : dict
+        Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
+        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -309,6 +323,9 @@ class L0Encoder(_BaseUnfoldedEncoder):
         λ, the ℓ0 weight (assumes standardised data, as in the paper).
     n_stages : int, default=2
         K, the number of unfolded stages.
+    tied_stages : bool, default=True
+        Share S and the thresholds across the stages, as in the paper. ``False`` learns one
+        S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
     sigma : float in [0, 1], default=0.2
@@ -319,8 +336,9 @@ class L0Encoder(_BaseUnfoldedEncoder):
     """ + _DOC_TRAINING + """
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_components,)
-        θ, the learned thresholds (``√(2αμ)`` before training).""" + _DOC_ATTRIBUTES + """
+    thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
+        θ, the learned thresholds (``√(2αμ)`` before training); one row per stage when
+        ``tied_stages=False``.""" + _DOC_ATTRIBUTES + """
     See Also
     --------
     MSparseEncoder : the M-sparse form.
@@ -345,13 +363,15 @@ class L0Encoder(_BaseUnfoldedEncoder):
         "sigma_decay": [Interval(Real, 1, None, closed="left")],
     }
 
-    def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, dictionary=None,
+    def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, tied_stages=True,
+                 dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
                  device="auto", random_state=None, verbose=0):
         self.n_components = n_components
         self.alpha = alpha
         self.n_stages = n_stages
+        self.tied_stages = tied_stages
         self.dictionary = dictionary
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -400,6 +420,9 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         with features. Must not exceed ``n_components``.
     n_stages : int, default=2
         K, the number of unfolded stages.
+    tied_stages : bool, default=True
+        Share S and the thresholds across the stages, as in the paper. ``False`` learns one
+        S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
     """ + _DOC_TRAINING + """
@@ -428,13 +451,15 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, dictionary=None,
+    def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
+                 dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, device="auto", random_state=None,
                  verbose=0):
         self.n_components = n_components
         self.n_nonzero_coefs = n_nonzero_coefs
         self.n_stages = n_stages
+        self.tied_stages = tied_stages
         self.dictionary = dictionary
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -492,13 +517,17 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
         The ℓ1 weight (≈ half the unit-step hard threshold of ``L0Encoder(alpha=0.25)``).
     n_stages : int, default=2
         K, the number of unfolded stages.
+    tied_stages : bool, default=True
+        Share S and the thresholds across the stages, as in the paper. ``False`` learns one
+        S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
     """ + _DOC_TRAINING + """
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_components,)
-        θ, the learned soft thresholds (``μα`` before training).""" + _DOC_ATTRIBUTES + """
+    thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
+        θ, the learned soft thresholds (``μα`` before training); one row per stage when
+        ``tied_stages=False``.""" + _DOC_ATTRIBUTES + """
     Examples
     --------
     >>> import numpy as np
@@ -515,13 +544,15 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
         "alpha": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, n_components=None, *, alpha=0.35, n_stages=2, dictionary=None,
+    def __init__(self, n_components=None, *, alpha=0.35, n_stages=2, tied_stages=True,
+                 dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, device="auto", random_state=None,
                  verbose=0):
         self.n_components = n_components
         self.alpha = alpha
         self.n_stages = n_stages
+        self.tied_stages = tied_stages
         self.dictionary = dictionary
         self.max_epochs = max_epochs
         self.batch_size = batch_size

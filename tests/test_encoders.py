@@ -47,10 +47,11 @@ def sparse_problem():
     return A @ D + 0.01 * rng.standard_normal((300, 10)), D
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("make", ENCODERS)
-def test_untrained_encoder_equals_k_solver_iterations(make, sparse_problem):
+def test_untrained_encoder_equals_k_solver_iterations(make, sparse_problem, tied):
     X, D = sparse_problem
-    enc = make(dictionary=D, max_epochs=0, n_stages=3).fit(X)
+    enc = make(dictionary=D, max_epochs=0, n_stages=3, tied_stages=tied).fit(X)
     np.testing.assert_array_equal(enc.components_, D)
     if isinstance(enc, MSparseEncoder):
         ref = iht(X, D, n_nonzero_coefs=3, n_iter=3)
@@ -347,3 +348,15 @@ def test_paper_sigma_schedule_trains_past_float32_underflow(digits):
     assert len(enc.history_) == 50  # no divergence stop (a ConvergenceWarning would fail here)
     assert np.isfinite(enc.history_[:, "train_loss"]).all()
     assert np.isfinite(enc.transform(X)).all()
+
+
+def test_untied_stages_train_apart(sparse_problem):
+    X, D = sparse_problem
+    enc = L0Encoder(dictionary=D, alpha=0.1, n_stages=3, tied_stages=False, max_epochs=5,
+                    lr=1e-2, device="cpu", random_state=0).fit(X)
+    S1, S2 = (S.weight.detach() for S in enc.net_.module_.S)
+    assert not torch.allclose(S1, S2)
+    assert enc.thresholds_.shape == (3, 16)
+    assert not np.allclose(enc.thresholds_[0], enc.thresholds_[2])
+    codes = enc.transform(X)
+    assert codes.shape == (len(X), 16) and np.isfinite(codes).all()

@@ -91,12 +91,13 @@ def test_max_m_pool_m_at_least_p_is_identity():
     assert torch.equal(MaxMPool(10)(u), u)
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("n_stages", [1, 2, 3, 5])
-def test_untrained_l0_net_equals_k_iht_iterations(n_stages):
+def test_untrained_l0_net_equals_k_iht_iterations(n_stages, tied):
     X, C = _problem()
     step = 1.0 / spectral_norm_sq(C)
     alpha = 0.05
-    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="l0").double()
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="l0", tied=tied).double()
     net.init_from_dictionary(C, step, l0_threshold(alpha, step))
     A_net = net.eval()(X)
     A_iht, _ = iht(X, C, alpha=alpha, n_iter=n_stages, step=step)
@@ -104,11 +105,13 @@ def test_untrained_l0_net_equals_k_iht_iterations(n_stages):
     torch.testing.assert_close(A_net, A_iht, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("n_stages", [1, 2, 4])
-def test_untrained_msparse_net_equals_k_iht_iterations(n_stages):
+def test_untrained_msparse_net_equals_k_iht_iterations(n_stages, tied):
     X, C = _problem(seed=3)
     step = 1.0 / spectral_norm_sq(C)
-    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="msparse", n_nonzero_coefs=5).double()
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="msparse", n_nonzero_coefs=5,
+                          tied=tied).double()
     net.init_from_dictionary(C, step)
     A_net = net.eval()(X)
     A_iht, _ = iht(X, C, n_nonzero_coefs=5, n_iter=n_stages, step=step)
@@ -188,3 +191,19 @@ def test_helu_sigma_underflowing_sigma_is_exact_with_finite_gradient():
     assert torch.equal(out.detach(), HELU()(v.detach()))
     out.sum().backward()
     assert torch.isfinite(v.grad).all()
+
+
+def test_untied_stages_have_their_own_parameters():
+    net = UnfoldedEncoder(6, 8, n_stages=3, kind="l0", tied=False)
+    tied = UnfoldedEncoder(6, 8, n_stages=3, kind="l0")
+    n_params = sum(p.numel() for p in net.parameters())
+    assert n_params == 6 * 8 + 2 * 8 * 8 + 3 * 8
+    assert sum(p.numel() for p in tied.parameters()) == 6 * 8 + 8 * 8 + 8
+    assert net.theta.shape == (3, 8) and len(net.S) == 2
+    net.init_from_dictionary(torch.randn(8, 6), 0.1, 0.3)
+    X = torch.randn(20, 6)
+    net.train()(X).pow(2).sum().backward()
+    # every stage's S and θ receives its own gradient
+    assert all(S.weight.grad is not None and S.weight.grad.abs().sum() > 0 for S in net.S)
+    assert (net.theta.grad.abs().sum(dim=1) > 0).all()
+    assert "tied=False" in repr(net)

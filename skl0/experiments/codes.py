@@ -170,7 +170,13 @@ def n_nonzero_for(p):
 _MEMORY = {}
 
 
+# Bumped whenever the dictionary learner or the optimal-codes solver changes, so that cached
+# results of an older version are not reused (2: torch dictionary learning and HTP).
+_CACHE_VERSION = 2
+
+
 def _key(*parts):
+    parts = (_CACHE_VERSION, *parts)
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
