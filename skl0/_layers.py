@@ -270,8 +270,12 @@ class UnfoldedEncoder(nn.Module):
         if self.kind == "lista":
             return self.shrink(u, theta)
         sigma = self.helu.sigma if self.training else 0.0
-        if sigma > 0:
-            return theta * helu_sigma(u / theta, sigma)
+        if sigma > torch.finfo(u.dtype).eps:
+            # θ·HELU_σ(u/θ) in closed form, sign(u)·min(|u|, relu((|u| − (1−σ)θ)/σ)): the
+            # same values and gradients as the composition (tested) in half the element-wise
+            # passes, without dividing by θ
+            a = u.abs()
+            return torch.sign(u) * torch.minimum(a, torch.relu((a - (1.0 - sigma) * theta) / sigma))
         # exact HELU: θ·h₁(u/θ) = u·[|u| ≥ θ], without the two scalings
         return u.masked_fill(u.abs() < theta, 0.0)
 

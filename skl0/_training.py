@@ -13,6 +13,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 
 def resolve_device(device):
@@ -133,6 +134,19 @@ class DivergenceGuard(Callback):
         raise KeyboardInterrupt  # skorch's way to stop the epoch loop (cf. EarlyStopping)
 
 
+def _batch_loader(dataset, batch_size=128, shuffle=False, **kwargs):
+    """A DataLoader that indexes the dataset once per mini-batch, not once per sample.
+
+    skorch's :class:`~skorch.dataset.Dataset` accepts an array of indices; the default
+    DataLoader instead calls it for every row and collates the rows. Same batches, same order
+    (the same :class:`~torch.utils.data.RandomSampler` under the same torch seed), without the
+    per-row Python calls: ~1 ms per 128-row batch on this project's CPU.
+    """
+    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    batches = BatchSampler(sampler, int(batch_size), drop_last=False)
+    return DataLoader(dataset, batch_size=None, sampler=batches, **kwargs)
+
+
 def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max_epochs=10,
               batch_size=128, device="cpu", verbose=0, sigma=None, sigma_decay=1.0,
               callbacks=(), train_split=None, **kwargs):
@@ -148,15 +162,22 @@ def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max
     if lr_decay != 1.0:
         cbs.append(("lr_decay", LRScheduler(policy="ExponentialLR", gamma=lr_decay)))
     cbs.extend(callbacks)
+    opt = resolve_optimizer(optimizer)
+    if opt in (torch.optim.Adam, torch.optim.AdamW) and "optimizer__fused" not in kwargs:
+        # one fused kernel per parameter instead of a dozen element-wise passes: the Adam
+        # step was a quarter of a training step at p = 512 on CPU
+        kwargs["optimizer__fused"] = True
     return NeuralNet(
         module=module,
         criterion=criterion,
-        optimizer=resolve_optimizer(optimizer),
+        optimizer=opt,
         lr=lr,
         max_epochs=max_epochs,
         batch_size=batch_size,
         train_split=train_split,
         callbacks=cbs,
+        iterator_train=_batch_loader,
+        iterator_valid=_batch_loader,
         iterator_train__shuffle=True,
         predict_nonlinearity=None,
         device=device,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -193,7 +194,10 @@ def _cached(cache_dir, name, key, compute):
         value = compute()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, **value)
+            # write then rename: concurrent runs (table1 and table2) may share a cache entry
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **value)
+            os.replace(tmp, path)
     _MEMORY[full] = value
     return value
 
