@@ -207,3 +207,27 @@ def test_untied_stages_have_their_own_parameters():
     assert all(S.weight.grad is not None and S.weight.grad.abs().sum() > 0 for S in net.S)
     assert (net.theta.grad.abs().sum(dim=1) > 0).all()
     assert "tied=False" in repr(net)
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.2, 0.9])
+def test_l0_training_activation_is_theta_helu_sigma_of_u_over_theta(sigma):
+    # the closed form used while training equals the paper's composition, values and gradients
+    g = torch.Generator().manual_seed(0)
+    net = UnfoldedEncoder(3, 40, n_stages=1, kind="l0", sigma=sigma).double().train()
+    with torch.no_grad():
+        net.theta.copy_(torch.rand(40, generator=g, dtype=torch.float64) * 0.5 + 0.1)
+    u = (torch.randn(30, 40, generator=g, dtype=torch.float64) * 0.4).requires_grad_(True)
+    w = torch.randn(30, 40, generator=g, dtype=torch.float64)
+    ours = net._activation(u)
+    (ours * w).sum().backward()
+    gu, gt = u.grad.clone(), net.theta.grad.clone()
+    u.grad, net.theta.grad = None, None
+    ref = net.theta * helu_sigma(u / net.theta, sigma)
+    (ref * w).sum().backward()
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gu, u.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(gt, net.theta.grad, rtol=1e-10, atol=1e-12)
+    # the three regions are all exercised
+    a, t = u.detach().abs(), net.theta.detach()
+    lo = (1 - sigma) * t
+    assert (a >= t).any() and (a <= lo).any() and ((a > lo) & (a < t)).any()
