@@ -250,12 +250,12 @@ def capped_threads():
         torch.set_num_threads(before)
 
 
-# Elements of one (batch x n_components) float32 buffer of batched_forward: 2 Mi floats
-# (8 MiB). The forward holds about three such buffers besides the output, so the extra peak
-# memory of a transform stays well under 64 MiB whatever its size, while the batches are large:
-# on a loaded CPU every torch op is a parallel region whose barrier can stall, so fewer,
-# larger ops are faster (measured in docs/performance.md).
-_BATCH_ELEMENTS = 1 << 21
+# Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
+# (4 MiB). The forward holds about five such buffers besides the output, so the extra peak
+# memory of a transform stays under 64 MiB whatever its size (measured +34 MiB for 200k samples
+# at p = 256, against +80 MiB with 8 MiB buffers; docs/performance.md), while the batches stay
+# large enough (>= 1,024 rows) for the matrix products to run near their peak rate.
+_BATCH_ELEMENTS = 1 << 20
 
 
 def _default_batch_size(module):
