@@ -263,7 +263,7 @@ class UnfoldedEncoder(nn.Module):
     def _stage_S(self):
         return [self.S] if self.tied else list(self.S)
 
-    def _activation(self, u, stage=0):
+    def _activation(self, u, stage=0, inplace=False):
         if self.kind == "msparse":
             return self.pool(u)
         theta = (self.theta if self.tied else self.theta[stage]).clamp_min(_MIN_THETA)
@@ -277,6 +277,8 @@ class UnfoldedEncoder(nn.Module):
             a = u.abs()
             return torch.sign(u) * torch.minimum(a, torch.relu((a - (1.0 - sigma) * theta) / sigma))
         # exact HELU: θ·h₁(u/θ) = u·[|u| ≥ θ], without the two scalings
+        if inplace:
+            return u.masked_fill_(u.abs() < theta, 0.0)
         return u.masked_fill(u.abs() < theta, 0.0)
 
     def forward(self, X):
@@ -284,7 +286,9 @@ class UnfoldedEncoder(nn.Module):
         z = self._activation(B)
         for k in range(1, self.n_stages):
             S = self.S if self.tied else self.S[k - 1]
-            z = self._activation(S(z).add_(B), k)
+            # B + z Sᵀ in one GEMM call (the addition fused into it); the fresh sum may then be
+            # thresholded in place
+            z = self._activation(torch.addmm(B, z, S.weight.t()), k, inplace=True)
         return z
 
     def flops_per_sample(self):
