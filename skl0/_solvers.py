@@ -585,6 +585,19 @@ def _ls_rows(B, G, A):
     return torch.where(good.unsqueeze(1), out, A)
 
 
+def _accept(rows, A_try, X, C, alpha, f_ref, state):
+    """Candidate codes ``A_try`` for ``rows``: written into ``state = (A, R, f)`` where the
+    objective does not exceed ``f_ref[rows]``. Returns the boolean mask of accepted rows."""
+    R_try = X[rows] - A_try @ C
+    f_try = _objective_rows(R_try, A_try, alpha)
+    ok = f_try <= f_ref[rows]
+    if bool(ok.any()):
+        kept = rows[ok]
+        A, R, f = state
+        A[kept], R[kept], f[kept] = A_try[ok], R_try[ok], f_try[ok]
+    return ok
+
+
 def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptive,
                 debias=False):
     """IHT with per-sample convergence and a safeguard: no accepted step increases the objective.
@@ -641,13 +654,8 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
         for k in range(_MAX_BACKTRACK + 1):
             mu_p = mu[pending]
             A_try = _threshold_rows(Aa[pending] + mu_p * Gn[pending], mu_p, alpha, n_nonzero_coefs)
-            R_try = Xa[pending] - A_try @ C
-            f_try = _objective_rows(R_try, A_try, alpha)
-            ok = f_try <= f[pending]
-            if bool(ok.any()):
-                rows = pending[ok]
-                A_next[rows], R_next[rows], f_next[rows] = A_try[ok], R_try[ok], f_try[ok]
-                moved[rows] = True
+            ok = _accept(pending, A_try, Xa, C, alpha, f, (A_next, R_next, f_next))
+            moved[pending[ok]] = True
             rejected = pending[~ok]
             # A sample rejected at the safe step stays where it is (rounding-level increase).
             pending = rejected[mu[rejected, 0] > step_t]
@@ -662,12 +670,7 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
             # kept only where it does not increase the objective.
             rows = moved.nonzero().squeeze(1)
             A_ls = _ls_on_support(Bx[rows], G, A_next[rows])
-            R_ls = Xa[rows] - A_ls @ C
-            f_ls = _objective_rows(R_ls, A_ls, alpha)
-            ok = f_ls <= f_next[rows]
-            if bool(ok.any()):
-                rows = rows[ok]
-                A_next[rows], R_next[rows], f_next[rows] = A_ls[ok], R_ls[ok], f_ls[ok]
+            _accept(rows, A_ls, Xa, C, alpha, f_next, (A_next, R_next, f_next))
         rel = _rel_change(A_next, Aa)
         done = ~moved | (((A_next != 0) == (Aa != 0)).all(dim=1) & (rel < tol))
         Aa, R, f = A_next, R_next, f_next
