@@ -857,7 +857,7 @@ def _update_atoms(C, Xb, A_stat, B_stat, generator):
             scale = 0.01 * (float(new.std(correction=0)) or 1.0)
             noise = torch.randn(new.shape, generator=generator, dtype=new.dtype) * scale
             C[k] = new + noise.to(new.device)
-        C[k] /= max(float(torch.linalg.vector_norm(C[k])), 1.0)
+        C[k] /= torch.linalg.vector_norm(C[k]).clamp_min(1.0)  # no host sync on a GPU
 
 
 def learn_dictionary(
