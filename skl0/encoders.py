@@ -82,12 +82,12 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._check_params_vs_data(X)
         device = resolve_device(self.device)
         resolve_optimizer(self.optimizer)
-        clock = time.perf_counter()
-        C = self._get_dictionary(X)
-        self.components_ = C.astype(X.dtype, copy=False)
-        phases = {"dictionary": time.perf_counter() - clock}
         X32 = as_float32(X)
         Xt = torch.as_tensor(X32, device=device)
+        clock = time.perf_counter()
+        C = self._get_dictionary(Xt)
+        self.components_ = C.astype(X.dtype, copy=False)
+        phases = {"dictionary": time.perf_counter() - clock}
         Ct = torch.as_tensor(C, dtype=torch.float32, device=device)
         step = 1.0 / max(spectral_norm_sq(Ct), np.finfo(np.float32).tiny)
         self.step_ = float(step)
@@ -132,16 +132,16 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             return len(self._validated_dictionary())
         return self.n_components if self.n_components is not None else self.n_features_in_
 
-    def _get_dictionary(self, X):
+    def _get_dictionary(self, Xt):
+        """The given dictionary, or one learned from ``Xt`` (float32 on the device)."""
         if self.dictionary is not None:
             return np.array(self._validated_dictionary(), dtype=np.float64)
-        Xt = torch.as_tensor(as_float32(X), device=resolve_device(self.device))
         C, _ = learn_dictionary(
             Xt,
             self._n_components,
             alpha=self._dictionary_l1_alpha(),
             max_iter=self.dict_max_iter,
-            batch_size=min(256, X.shape[0]),
+            batch_size=min(256, Xt.shape[0]),
             seed=torch_seed(self.random_state),
         )
         C = C.cpu().double().numpy()
