@@ -599,7 +599,7 @@ def _accept(rows, A_try, X, C, alpha, f_ref, state):
 
 
 def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptive,
-                debias=False):
+                debias=False, gram=None):
     """IHT with per-sample convergence and a safeguard: no accepted step increases the objective.
 
     With ``adaptive=False`` it is plain IHT at the fixed safe ``step``. With ``adaptive=True``
@@ -629,7 +629,7 @@ def _refine_iht(X, C, A, *, alpha, n_nonzero_coefs, step, max_iter, tol, adaptiv
         f = torch.where(over, torch.full_like(f, math.inf), f)
     Gn = R @ C.T  # minus the gradient, D^T (x - D a)
     if debias:
-        G = C @ C.T
+        G = C @ C.T if gram is None else gram
         Bx = Xa @ C.T
     step_t = torch.tensor(step, dtype=X.dtype, device=X.device)
     n_done = 0
@@ -780,6 +780,7 @@ def optimal_codes(
         "tol": tol,
         "adaptive": accelerated,
         "debias": accelerated,
+        "gram": G,
     }
     for s in starts:
         Xb = X[s : s + int(batch_size)]
