@@ -19,6 +19,7 @@ unit hard threshold, as the paper decomposes the neuron.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -112,6 +113,43 @@ def keep_largest_mask(u, n_nonzero_coefs):
     idx = torch.topk(u.abs(), n_nonzero_coefs, dim=-1, sorted=False).indices
     mask = torch.zeros_like(u, dtype=torch.bool)
     return mask.scatter_(-1, idx, True)
+
+
+def _keep_largest_any(u, n_nonzero_coefs):
+    """``u`` with all but its ``n_nonzero_coefs`` largest ``|u|`` per row set to 0."""
+    return u * keep_largest_mask(u, n_nonzero_coefs).to(u.dtype)
+
+
+def _keep_largest_cpu(u, n_nonzero_coefs):
+    """:func:`_keep_largest_any` for a float CPU tensor, the fast way (same values).
+
+    The threshold of a row is its (M+1)-th largest ``|u|``, ``t``; ``|u| > t`` keeps exactly
+    the top M unless the M-th and (M+1)-th values tie or ``t = 0``: those rows go through
+    the ``topk`` mask. The 0/1 mask is ``min(|hardshrink(u / t, 1)|, 1)`` — float passes
+    only (comparisons producing bool tensors are several times slower on the CPU), and
+    exact because division is correctly rounded: ``|u| > t ⇔ |u / t| > 1``.
+    """
+    n, p = u.shape
+    M = int(n_nonzero_coefs)
+    if M >= p:
+        return u.clone()
+    if M <= 0 or n == 0:
+        return torch.zeros_like(u)
+    a = u.abs().numpy()
+    part = np.partition(a, p - M - 1, axis=1)
+    t = part[:, p - M - 1:p - M]  # the (M+1)-th largest, as a column
+    # rows where "|u| > t" is not "the top M": a tie at the M-th value, or t = 0
+    special = (part[:, p - M:].min(axis=1) == t[:, 0]) | (t[:, 0] == 0)
+    tt = torch.from_numpy(t)
+    if special.any():
+        tt = tt.clone()
+        tt[torch.from_numpy(special)] = 1.0  # finite placeholder; these rows are redone
+    mask = nn.functional.hardshrink(u / tt, 1.0).abs_().clamp_(max=1.0)
+    z = mask.mul_(u)
+    if special.any():
+        rows = torch.from_numpy(np.flatnonzero(special))
+        z[rows] = _keep_largest_any(u[rows], M)
+    return z
 
 
 class MaxMPool(nn.Module):
@@ -290,6 +328,72 @@ class UnfoldedEncoder(nn.Module):
             # thresholded in place
             z = self._activation(torch.addmm(B, z, S.weight.t()), k, inplace=True)
         return z
+
+    @torch.no_grad()
+    def inference_forward(self):
+        """The eval-mode forward as a function ``fn(x, out)`` that writes into ``out``.
+
+        The same codes as ``self.eval()(x)`` (up to float rounding), computed the fast way
+        for :meth:`transform`; build it once per call, after training (it holds a snapshot
+        of the parameters).
+
+        * ``kind="l0"`` / ``"lista"``: the recursion runs in ``v = u / θ``, so each stage's
+          threshold is one fused ``hardshrink(v, 1)`` (``softshrink`` for LISTA) instead of
+          ``|u|``, a comparison and a masked fill: ``W' = diag(1/θ₁) W``,
+          ``S'ₖ = diag(θₖ₋₁) Sₖᵀ diag(1/θₖ)`` (transposed for the row layout) and the last
+          scaling by θ writes the output.
+        * ``kind="msparse"`` on the CPU: each row's threshold is the (M+1)-th largest
+          ``|u|`` (``numpy.partition``, several times faster than ``torch.topk``), and the
+          kept entries ``|u| > t`` come from float operations only
+          (``|hardshrink(u / t, 1)|`` clipped at 1 is exactly the 0/1 mask: division is
+          correctly rounded, so ``|u| > t ⇔ |u / t| > 1``). Rows where that rule is not
+          the same as keeping the top M (a tie at the M-th value, or fewer than M + 1
+          nonzeros) go through :func:`keep_largest_mask`. Other devices use it for every
+          row.
+
+        Parameters are taken as they are now; ``x`` is a float32 tensor on the module's
+        device and ``out`` a CPU tensor of shape ``(len(x), n_components)`` (any float dtype).
+        """
+        weights = [self.W.weight.detach()]
+        weights += [S.weight.detach() for S in self._stage_S()]
+        Wt = weights[0].t()
+        Sts = [S.t() for S in weights[1:]]
+        n_stages = self.n_stages
+        if self.kind == "msparse":
+            Wt, Sts = Wt.contiguous(), [S.contiguous() for S in Sts]
+            M = self.pool.n_nonzero_coefs
+            select = _keep_largest_cpu if Wt.device.type == "cpu" else _keep_largest_any
+
+            def run(x, out):
+                B = x @ Wt
+                z = select(B, M)
+                for k in range(1, n_stages):
+                    z = select(torch.addmm(B, z, Sts[0 if len(Sts) == 1 else k - 1]), M)
+                out.copy_(z)
+
+            return run
+        theta = self.theta.detach().clamp_min(_MIN_THETA)
+        thetas = [theta if self.tied else theta[k] for k in range(n_stages)]
+        shrink = nn.functional.hardshrink if self.kind == "l0" else nn.functional.softshrink
+        Wf = (Wt / thetas[0]).contiguous()
+        Sfs, ratios = [], []
+        for k in range(1, n_stages):
+            St = Sts[0 if self.tied else k - 1]
+            Sfs.append((thetas[k - 1][:, None] * St / thetas[k]).contiguous())
+            ratios.append(None if self.tied else thetas[0] / thetas[k])
+        last = thetas[-1]
+
+        def run(x, out):
+            v0 = x @ Wf
+            h = shrink(v0, 1.0)
+            for Sf, r in zip(Sfs, ratios, strict=True):
+                h = shrink(torch.addmm(v0 if r is None else v0 * r, h, Sf), 1.0)
+            if out.device == h.device:
+                torch.mul(h, last, out=out)
+            else:
+                out.copy_(h.mul_(last))
+
+        return run
 
     def flops_per_sample(self):
         """Multiply-adds of one forward pass, counting 2 flops each (for benchmarks)."""

@@ -8,6 +8,8 @@ from skl0._layers import (
     MaxMPool,
     SoftThreshold,
     UnfoldedEncoder,
+    _keep_largest_any,
+    _keep_largest_cpu,
     helu_sigma,
     keep_largest_mask,
 )
@@ -231,3 +233,77 @@ def test_l0_training_activation_is_theta_helu_sigma_of_u_over_theta(sigma):
     a, t = u.detach().abs(), net.theta.detach()
     lo = (1 - sigma) * t
     assert (a >= t).any() and (a <= lo).any() and ((a > lo) & (a < t)).any()
+
+
+def _perturbed_net(kind, n_stages, tied, seed=0, dtype=torch.float64):
+    """An initialised net whose θ and S no longer have the untrained structure."""
+    X, C = _problem(seed=seed, dtype=dtype)
+    step = 1.0 / spectral_norm_sq(C)
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind=kind, n_nonzero_coefs=5,
+                          tied=tied).to(dtype)
+    net.init_from_dictionary(C, step, 0.3 * step if kind == "lista" else l0_threshold(0.05, step))
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        if net.theta is not None:
+            net.theta.mul_(1 + torch.rand(net.theta.shape, generator=g, dtype=dtype))
+        for S in net._stage_S():
+            S.weight.add_(0.01 * torch.randn(S.weight.shape, generator=g, dtype=dtype))
+    return net.eval(), X
+
+
+@pytest.mark.parametrize("kind", ["l0", "msparse", "lista"])
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize("n_stages", [1, 2, 3])
+def test_inference_forward_equals_eval_forward(kind, tied, n_stages):
+    net, X = _perturbed_net(kind, n_stages, tied)
+    before = [t.clone() for t in net.state_dict().values()]
+    with torch.inference_mode():
+        ref = net(X)
+        out = torch.full(ref.shape, float("nan"), dtype=torch.float64)
+        net.inference_forward()(X, out)
+    assert ref.count_nonzero() > 0 and (ref == 0).any()
+    assert torch.equal(out != 0, ref != 0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    if kind == "msparse":  # the same products in the same order: bit for bit
+        assert torch.equal(out, ref)
+    assert all(torch.equal(a, b)
+               for a, b in zip(before, net.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("kind", ["l0", "msparse"])
+def test_inference_forward_float32_writes_any_float_output(kind):
+    net, X = _perturbed_net(kind, 2, True, dtype=torch.float32)
+    with torch.inference_mode():
+        ref = net(X)
+        for dtype in (torch.float32, torch.float64):
+            out = torch.empty(ref.shape, dtype=dtype)
+            net.inference_forward()(X, out)
+            close = torch.isclose(out.float(), ref, rtol=1e-5, atol=1e-6)
+            assert close.float().mean() > 0.99  # a value on the threshold may flip
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("M", [0, 1, 3, 5, 7, 8, 12])
+def test_fast_keep_largest_equals_topk_mask(M, dtype):
+    g = torch.Generator().manual_seed(M)
+    U = torch.randn(60, 8, generator=g, dtype=dtype)
+    U[0] = 0.0                                               # all zero
+    U[1, 3:] = 0.0                                           # three nonzeros
+    U[2, :5] = 0.0                                           # exactly three nonzeros, at the end
+    U[3] = torch.tensor([1.0, -1.0, 1.0, 2.0, -1.0, 0.5, 1.0, -3.0], dtype=dtype)  # ties
+    U[4] = 2.0                                               # all tied
+    U[5] = torch.tensor([1e-40, -1e-41, 3e-42, 0, 0, 0, 0, 2e-45], dtype=dtype)  # subnormal
+    U[6] *= 1e30
+    U[7, ::2] = -U[7, 1::2]                                  # ties in magnitude, opposite signs
+    before = U.clone()
+    fast = _keep_largest_cpu(U, M)
+    ref = _keep_largest_any(U, M)
+    assert torch.equal(U, before)
+    assert fast.dtype == dtype and fast.shape == U.shape
+    assert torch.equal(fast, ref)
+    assert (fast.count_nonzero(dim=1) <= M).all()
+
+
+def test_fast_keep_largest_no_rows():
+    U = torch.zeros(0, 6)
+    assert _keep_largest_cpu(U, 2).shape == (0, 6)
