@@ -19,13 +19,11 @@ unit hard threshold, as the paper decomposes the neuron.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
-_MIN_POOL_ROWS = 512  # rows per thread below which the partition is not split
 
 
 def helu_sigma(v, sigma):
@@ -121,13 +119,14 @@ def _keep_largest_any(u, n_nonzero_coefs):
     return u * keep_largest_mask(u, n_nonzero_coefs).to(u.dtype)
 
 
-def _keep_largest_cpu(u, n_nonzero_coefs, pool=None):
+def _keep_largest_cpu(u, n_nonzero_coefs):
     """:func:`_keep_largest_any` for a float CPU tensor, the fast way (same values).
 
-    The threshold of a row is its (M+1)-th largest ``|u|``, ``t`` (``numpy`` partition, in
-    place, split over the threads of ``pool`` when one is given: it releases the GIL). The
-    0/1 mask of ``|u| > t`` is ``min(|hardshrink(u / t, 1)|, 1)``: float passes only
-    (comparisons that produce bool tensors are several times slower on the CPU), and exact
+    The threshold of a row is its (M+1)-th largest ``|u|``, ``t`` (numpy's partition, in
+    place, on one thread: split over a thread pool it was slower, the pool's threads
+    competing with torch's spinning OpenMP workers). The 0/1 mask of ``|u| > t`` is
+    ``min(|hardshrink(u / t, 1)|, 1)``: float passes only (comparisons that produce bool
+    tensors are several times slower on the CPU), and exact
     because division is correctly rounded, ``|u| > t ⇔ |u / t| > 1``. A row whose mask
     keeps exactly M entries has kept its M largest, each strictly above every dropped one,
     which is the ``topk`` set; the other rows (a tie at the M-th value, fewer than M + 1
@@ -141,13 +140,7 @@ def _keep_largest_cpu(u, n_nonzero_coefs, pool=None):
         return torch.zeros_like(u)
     a = u.abs().numpy()
     k = p - M - 1
-    n_chunks = 1 if pool is None else min(torch.get_num_threads(), n // _MIN_POOL_ROWS)
-    if n_chunks <= 1:
-        a.partition(k, axis=1)
-    else:
-        bounds = np.linspace(0, n, n_chunks + 1).astype(int)
-        list(pool.map(lambda i: a[bounds[i]:bounds[i + 1]].partition(k, axis=1),
-                      range(n_chunks)))
+    a.partition(k, axis=1)
     t = torch.from_numpy(a[:, k:k + 1])  # the (M+1)-th largest |u| of each row
     t = torch.where(t > 0, t, torch.inf)  # t = 0: keep nothing here, the row is redone
     mask = nn.functional.hardshrink(u / t, 1.0).abs_().clamp_(max=1.0)
@@ -337,7 +330,7 @@ class UnfoldedEncoder(nn.Module):
         return z
 
     @torch.no_grad()
-    def inference_forward(self, pool=None):
+    def inference_forward(self):
         """The eval-mode forward as a function ``fn(x, out)`` that writes into ``out``.
 
         The same codes as ``self.eval()(x)`` (up to float rounding), computed the fast way
@@ -360,8 +353,6 @@ class UnfoldedEncoder(nn.Module):
 
         Parameters are taken as they are now; ``x`` is a float32 tensor on the module's
         device and ``out`` a CPU tensor of shape ``(len(x), n_components)`` (any float dtype).
-        ``pool``, a :class:`concurrent.futures.ThreadPoolExecutor` with as many workers as
-        torch has threads, splits the CPU partition of the M-sparse kind over them.
         """
         weights = [self.W.weight.detach()]
         weights += [S.weight.detach() for S in self._stage_S()]
@@ -371,11 +362,7 @@ class UnfoldedEncoder(nn.Module):
         if self.kind == "msparse":
             Wt, Sts = Wt.contiguous(), [S.contiguous() for S in Sts]
             M = self.pool.n_nonzero_coefs
-            if Wt.device.type == "cpu":
-                def select(u, M):
-                    return _keep_largest_cpu(u, M, pool)
-            else:
-                select = _keep_largest_any
+            select = _keep_largest_cpu if Wt.device.type == "cpu" else _keep_largest_any
 
             def run(x, out):
                 B = x @ Wt

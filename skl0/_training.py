@@ -7,7 +7,6 @@ import copy
 import numbers
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -266,22 +265,6 @@ def _default_batch_size(module):
     return max(1024, _BATCH_ELEMENTS // width)
 
 
-@contextlib.contextmanager
-def _worker_pool():
-    """A thread pool as large as torch's intra-op pool (``None`` with one thread).
-
-    For the work torch does not parallelise itself (numpy's partition in the M-sparse
-    ``transform``, which releases the GIL); made per call, so nothing outlives it or
-    crosses a fork.
-    """
-    n_threads = torch.get_num_threads()
-    if n_threads <= 1:
-        yield None
-        return
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        yield pool
-
-
 def batched_forward(module, X, device, out_dtype, batch_size=None):
     """Run ``module`` in eval/inference mode over ``X`` in batches into a numpy array.
 
@@ -296,10 +279,10 @@ def batched_forward(module, X, device, out_dtype, batch_size=None):
     module.eval()
     out = None
     try:
-        with capped_threads(), torch.inference_mode(), _worker_pool() as pool:
+        with capped_threads(), torch.inference_mode():
             # modules with a fast eval path (UnfoldedEncoder) write each batch in place
             fast = getattr(module, "inference_forward", None)
-            run = fast(pool=pool) if fast is not None and n else None
+            run = fast() if fast is not None and n else None
             for start in range(0, n, batch_size):
                 stop = start + batch_size
                 xb = torch.from_numpy(as_float32(X[start:stop])).to(device)

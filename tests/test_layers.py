@@ -1,5 +1,3 @@
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 import torch
@@ -299,31 +297,11 @@ def test_fast_keep_largest_equals_topk_mask(M, dtype):
     U[7, ::2] = -U[7, 1::2]                                  # ties in magnitude, opposite signs
     before = U.clone()
     ref = _keep_largest_any(U, M)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for p in (None, pool):
-            fast = _keep_largest_cpu(U, M, p)
-            assert torch.equal(U, before)
-            assert fast.dtype == dtype and fast.shape == U.shape
-            assert torch.equal(fast, ref)
-            assert (fast.count_nonzero(dim=1) <= M).all()
-
-
-def test_fast_keep_largest_splits_rows_over_the_pool(monkeypatch):
-    import skl0._layers as layers
-
-    monkeypatch.setattr(layers, "_MIN_POOL_ROWS", 4)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    U = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
-    calls = []
-
-    class Pool:  # records the chunks, runs them in order
-        def map(self, fn, items):
-            items = list(items)
-            calls.append(len(items))
-            return [fn(i) for i in items]
-
-    assert torch.equal(_keep_largest_cpu(U, 5, Pool()), _keep_largest_any(U, 5))
-    assert calls == [3]
+    fast = _keep_largest_cpu(U, M)
+    assert torch.equal(U, before)
+    assert fast.dtype == dtype and fast.shape == U.shape
+    assert torch.equal(fast, ref)
+    assert (fast.count_nonzero(dim=1) <= M).all()
 
 
 def test_fast_keep_largest_no_rows():
