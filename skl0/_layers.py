@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._solvers import keep_largest
+
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
 
@@ -112,44 +114,6 @@ def keep_largest_mask(u, n_nonzero_coefs):
     idx = torch.topk(u.abs(), n_nonzero_coefs, dim=-1, sorted=False).indices
     mask = torch.zeros_like(u, dtype=torch.bool)
     return mask.scatter_(-1, idx, True)
-
-
-def _keep_largest_any(u, n_nonzero_coefs):
-    """``u`` with all but its ``n_nonzero_coefs`` largest ``|u|`` per row set to 0."""
-    return u * keep_largest_mask(u, n_nonzero_coefs).to(u.dtype)
-
-
-def _keep_largest_cpu(u, n_nonzero_coefs):
-    """:func:`_keep_largest_any` for a float CPU tensor, the fast way (same values).
-
-    The threshold of a row is its (M+1)-th largest ``|u|``, ``t`` (numpy's partition, in
-    place, on one thread: split over a thread pool it was slower, the pool's threads
-    competing with torch's spinning OpenMP workers). The 0/1 mask of ``|u| > t`` is
-    ``min(|hardshrink(u / t, 1)|, 1)``: float passes only (comparisons that produce bool
-    tensors are several times slower on the CPU), and exact
-    because division is correctly rounded, ``|u| > t ⇔ |u / t| > 1``. A row whose mask
-    keeps exactly M entries has kept its M largest, each strictly above every dropped one,
-    which is the ``topk`` set; the other rows (a tie at the M-th value, fewer than M + 1
-    nonzeros) go through :func:`_keep_largest_any`.
-    """
-    n, p = u.shape
-    M = int(n_nonzero_coefs)
-    if M >= p:
-        return u.clone()
-    if M <= 0 or n == 0:
-        return torch.zeros_like(u)
-    a = u.abs().numpy()
-    k = p - M - 1
-    a.partition(k, axis=1)
-    t = torch.from_numpy(a[:, k:k + 1])  # the (M+1)-th largest |u| of each row
-    t = torch.where(t > 0, t, torch.inf)  # t = 0: keep nothing here, the row is redone
-    mask = nn.functional.hardshrink(u / t, 1.0).abs_().clamp_(max=1.0)
-    kept = mask.sum(dim=1)
-    z = mask.mul_(u)
-    redo = torch.nonzero(kept != M).flatten()
-    if len(redo):
-        z[redo] = _keep_largest_any(u[redo], M)
-    return z
 
 
 class MaxMPool(nn.Module):
@@ -342,14 +306,10 @@ class UnfoldedEncoder(nn.Module):
           ``|u|``, a comparison and a masked fill: ``W' = diag(1/θ₁) W``,
           ``S'ₖ = diag(θₖ₋₁) Sₖᵀ diag(1/θₖ)`` (transposed for the row layout) and the last
           scaling by θ writes the output.
-        * ``kind="msparse"`` on the CPU: each row's threshold is the (M+1)-th largest
-          ``|u|`` (``numpy.partition``, several times faster than ``torch.topk``), and the
-          kept entries ``|u| > t`` come from float operations only
-          (``|hardshrink(u / t, 1)|`` clipped at 1 is exactly the 0/1 mask: division is
-          correctly rounded, so ``|u| > t ⇔ |u / t| > 1``). Rows where that rule is not
-          the same as keeping the top M (a tie at the M-th value, or fewer than M + 1
-          nonzeros) go through :func:`keep_largest_mask`. Other devices use it for every
-          row.
+        * ``kind="msparse"``: :func:`skl0._solvers.keep_largest` per stage, whose CPU route
+          finds each row's threshold with numpy's partition and builds the mask from float
+          operations only (several times faster than ``topk`` and a boolean mask; the same
+          values).
 
         Parameters are taken as they are now; ``x`` is a float32 tensor on the module's
         device and ``out`` a CPU tensor of shape ``(len(x), n_components)`` (any float dtype).
@@ -362,7 +322,7 @@ class UnfoldedEncoder(nn.Module):
         if self.kind == "msparse":
             Wt, Sts = Wt.contiguous(), [S.contiguous() for S in Sts]
             M = self.pool.n_nonzero_coefs
-            select = _keep_largest_cpu if Wt.device.type == "cpu" else _keep_largest_any
+            select = keep_largest  # its fast CPU route: a numpy partition, float masks
 
             def run(x, out):
                 B = x @ Wt

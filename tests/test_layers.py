@@ -8,8 +8,6 @@ from skl0._layers import (
     MaxMPool,
     SoftThreshold,
     UnfoldedEncoder,
-    _keep_largest_any,
-    _keep_largest_cpu,
     helu_sigma,
     keep_largest_mask,
 )
@@ -280,30 +278,3 @@ def test_inference_forward_float32_writes_any_float_output(kind):
             net.inference_forward()(X, out)
             close = torch.isclose(out.float(), ref, rtol=1e-5, atol=1e-6)
             assert close.float().mean() > 0.99  # a value on the threshold may flip
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("M", [0, 1, 3, 5, 7, 8, 12])
-def test_fast_keep_largest_equals_topk_mask(M, dtype):
-    g = torch.Generator().manual_seed(M)
-    U = torch.randn(60, 8, generator=g, dtype=dtype)
-    U[0] = 0.0                                               # all zero
-    U[1, 3:] = 0.0                                           # three nonzeros
-    U[2, :5] = 0.0                                           # exactly three nonzeros, at the end
-    U[3] = torch.tensor([1.0, -1.0, 1.0, 2.0, -1.0, 0.5, 1.0, -3.0], dtype=dtype)  # ties
-    U[4] = 2.0                                               # all tied
-    U[5] = torch.tensor([1e-40, -1e-41, 3e-42, 0, 0, 0, 0, 2e-45], dtype=dtype)  # subnormal
-    U[6] *= 1e30
-    U[7, ::2] = -U[7, 1::2]                                  # ties in magnitude, opposite signs
-    before = U.clone()
-    ref = _keep_largest_any(U, M)
-    fast = _keep_largest_cpu(U, M)
-    assert torch.equal(U, before)
-    assert fast.dtype == dtype and fast.shape == U.shape
-    assert torch.equal(fast, ref)
-    assert (fast.count_nonzero(dim=1) <= M).all()
-
-
-def test_fast_keep_largest_no_rows():
-    U = torch.zeros(0, 6)
-    assert _keep_largest_cpu(U, 2).shape == (0, 6)

@@ -624,3 +624,42 @@ def test_optimal_codes_are_least_squares_on_their_support(kw):
     A = S.optimal_codes(X, C, **kw)
     grad = (X - A @ C) @ C.T
     assert float(grad[A != 0].abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("M", [0, 1, 3, 5, 7, 8, 12])
+def test_keep_largest_cpu_route_equals_topk(M, dtype):
+    # the partition route (CPU, no autograd) must give topk's result exactly, ties included
+    g = torch.Generator().manual_seed(M)
+    U = torch.randn(60, 8, generator=g, dtype=dtype)
+    U[0] = 0.0                                               # all zero
+    U[1, 3:] = 0.0                                           # three nonzeros
+    U[2, :5] = 0.0                                           # exactly three nonzeros, at the end
+    U[3] = torch.tensor([1.0, -1.0, 1.0, 2.0, -1.0, 0.5, 1.0, -3.0], dtype=dtype)  # ties
+    U[4] = 2.0                                               # all tied
+    U[5] = torch.tensor([1e-40, -1e-41, 3e-42, 0, 0, 0, 0, 2e-45], dtype=dtype)  # subnormal
+    U[6] *= 1e30
+    U[7, ::2] = -U[7, 1::2]                                  # ties in magnitude, opposite signs
+    before = U.clone()
+    ref = (U.clone() if M >= U.shape[1] else torch.zeros_like(U) if M <= 0
+           else S._keep_largest_topk(U, M))
+    fast = S.keep_largest(U, M)
+    assert torch.equal(U, before)
+    assert fast.dtype == dtype and fast.shape == U.shape
+    assert torch.equal(fast, ref)
+    assert (fast.count_nonzero(dim=1) <= M).all()
+
+
+def test_fast_keep_largest_no_rows():
+    U = torch.zeros(0, 6)
+    assert S.keep_largest(U, 2).shape == (0, 6)
+
+
+def test_keep_largest_routes():
+    U = torch.randn(30, 10, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    out = S.keep_largest(U, 3)  # autograd: the topk route, gradient through the kept entries
+    out.sum().backward()
+    assert torch.equal(U.grad, (out != 0).to(U.dtype))
+    with torch.no_grad():
+        assert torch.equal(S.keep_largest(U, 3), out.detach())
+    assert torch.equal(S.keep_largest(U.detach().double(), 3), out.detach().double())
