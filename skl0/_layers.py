@@ -314,33 +314,28 @@ class UnfoldedEncoder(nn.Module):
         Parameters are taken as they are now; ``x`` is a float32 tensor on the module's
         device and ``out`` a CPU tensor of shape ``(len(x), n_components)`` (any float dtype).
         """
-        weights = [self.W.weight.detach()]
-        weights += [S.weight.detach() for S in self._stage_S()]
-        Wt = weights[0].t()
-        Sts = [S.t() for S in weights[1:]]
-        n_stages = self.n_stages
+        Wt = self.W.weight.detach().t()
+        # Sᵀ of stages 2 … K (one matrix repeated when the stages are tied)
+        Sts = [S.weight.detach().t() for S in self._stage_S()]
+        Sts = [Sts[0 if self.tied else k] for k in range(self.n_stages - 1)]
         if self.kind == "msparse":
-            Wt, Sts = Wt.contiguous(), [S.contiguous() for S in Sts]
+            Wt, Sts = Wt.contiguous(), [St.contiguous() for St in Sts]
             M = self.pool.n_nonzero_coefs
-            select = keep_largest  # its fast CPU route: a numpy partition, float masks
 
             def run(x, out):
                 B = x @ Wt
-                z = select(B, M)
-                for k in range(1, n_stages):
-                    z = select(torch.addmm(B, z, Sts[0 if len(Sts) == 1 else k - 1]), M)
+                z = keep_largest(B, M)  # on the CPU: a numpy partition and float masks
+                for St in Sts:
+                    z = keep_largest(torch.addmm(B, z, St), M)
                 out.copy_(z)
 
             return run
         theta = self.theta.detach().clamp_min(_MIN_THETA)
-        thetas = [theta if self.tied else theta[k] for k in range(n_stages)]
+        thetas = [theta if self.tied else theta[k] for k in range(self.n_stages)]
         shrink = nn.functional.hardshrink if self.kind == "l0" else nn.functional.softshrink
         Wf = (Wt / thetas[0]).contiguous()
-        Sfs, ratios = [], []
-        for k in range(1, n_stages):
-            St = Sts[0 if self.tied else k - 1]
-            Sfs.append((thetas[k - 1][:, None] * St / thetas[k]).contiguous())
-            ratios.append(None if self.tied else thetas[0] / thetas[k])
+        Sfs = [(thetas[k][:, None] * St / thetas[k + 1]).contiguous() for k, St in enumerate(Sts)]
+        ratios = [None if self.tied else thetas[0] / thetas[k + 1] for k in range(len(Sts))]
         last = thetas[-1]
 
         def run(x, out):

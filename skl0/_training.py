@@ -283,12 +283,12 @@ def batched_forward(module, X, device, out_dtype, batch_size=None):
             # modules with a fast eval path (UnfoldedEncoder) write each batch in place
             fast = getattr(module, "inference_forward", None)
             run = fast() if fast is not None and n else None
+            if run is not None:
+                out = np.empty((n, module.n_components), dtype=out_dtype)
             for start in range(0, n, batch_size):
                 stop = start + batch_size
                 xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
                 if run is not None:
-                    if out is None:
-                        out = np.empty((n, module.n_components), dtype=out_dtype)
                     run(xb, torch.from_numpy(out[start:stop]))
                     continue
                 zb = module(xb)
