@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._solvers import keep_largest
+from ._solvers import keep_largest, keep_largest_mask
 
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
@@ -104,16 +104,6 @@ class HELUSigma(nn.Module):
 
     def extra_repr(self):
         return f"sigma={self.sigma}"
-
-
-def keep_largest_mask(u, n_nonzero_coefs):
-    """Boolean mask of the ``n_nonzero_coefs`` largest ``|u|`` in each row (ties: lowest index)."""
-    p = u.shape[-1]
-    if n_nonzero_coefs >= p:
-        return torch.ones_like(u, dtype=torch.bool)
-    idx = torch.topk(u.abs(), n_nonzero_coefs, dim=-1, sorted=False).indices
-    mask = torch.zeros_like(u, dtype=torch.bool)
-    return mask.scatter_(-1, idx, True)
 
 
 class MaxMPool(nn.Module):

@@ -32,6 +32,7 @@ __all__ = [
     "hard_threshold",
     "iht",
     "keep_largest",
+    "keep_largest_mask",
     "l0_objective",
     "learn_dictionary",
     "l0_threshold",
@@ -118,10 +119,17 @@ def keep_largest(U, n_nonzero_coefs):
     return _keep_largest_topk(U, M)
 
 
+def keep_largest_mask(U, n_nonzero_coefs):
+    """Boolean mask of the ``n_nonzero_coefs`` largest ``|U|`` in each row (``topk``'s ties)."""
+    if n_nonzero_coefs >= U.shape[-1]:
+        return torch.ones_like(U, dtype=torch.bool)
+    idx = torch.topk(U.detach().abs(), n_nonzero_coefs, dim=-1, sorted=False).indices
+    return torch.zeros_like(U, dtype=torch.bool).scatter_(-1, idx, True)
+
+
 def _keep_largest_topk(U, M):
     """:func:`keep_largest` through ``topk`` and a boolean mask (any device, autograd)."""
-    idx = U.abs().topk(M, dim=-1, sorted=False).indices
-    mask = torch.zeros(U.shape, dtype=torch.bool, device=U.device).scatter_(-1, idx, True)
+    mask = keep_largest_mask(U, M)
     return torch.where(mask, U, torch.zeros((), dtype=U.dtype, device=U.device))
 
 

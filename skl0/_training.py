@@ -251,8 +251,8 @@ def capped_threads():
 
 
 # Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
-# (4 MiB). The forward holds about five such buffers besides the output, so the extra peak
-# memory of a transform stays under 64 MiB whatever its size (measured +34 MiB for 200k samples
+# (4 MiB). The forward holds a few such buffers besides the output, so the extra peak memory
+# of a transform stays under 64 MiB whatever its size (measured +14 to +48 MiB for 200k samples
 # at p = 256, against +80 MiB with 8 MiB buffers; docs/performance.md), while the batches stay
 # large enough (>= 1,024 rows) for the matrix products to run near their peak rate.
 _BATCH_ELEMENTS = 1 << 20
