@@ -141,8 +141,10 @@ class _BaselineRegressor(TransformerMixin, BaseEstimator):
         codes : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        return batched_forward(self.net_.module_, X, self.net_.device, X.dtype)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                          ensure_all_finite=False)  # checked per batch below
+        return batched_forward(self.net_.module_, X, self.net_.device, X.dtype,
+                               check_finite=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import numbers
 import os
 import warnings
@@ -11,6 +12,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import assert_all_finite
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
@@ -265,12 +267,32 @@ def _default_batch_size(module):
     return max(1024, _BATCH_ELEMENTS // width)
 
 
-def batched_forward(module, X, device, out_dtype, batch_size=None):
+def _raise_unless_finite(X):
+    """Raise scikit-learn's ``ValueError`` if ``X`` holds NaN or infinity, or ours if a value
+    overflows float32 (the encoders compute in float32); return if every value is finite
+    there (a finite ``X`` whose float32 sum overflowed)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # its fast sum may overflow
+        assert_all_finite(X, input_name="X")
+    if X.dtype != np.float32:
+        big = float(np.max(np.abs(X)))
+        if big > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"Input X has values beyond float32's range (max |x| = {big:.3g}); the "
+                "encoders compute in float32: rescale X"
+            )
+
+
+def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=False):
     """Run ``module`` in eval/inference mode over ``X`` in batches into a numpy array.
 
     No temporary of the full output size is made besides the returned array; the default
     ``batch_size`` (None) holds one batch's codes within 8 MiB (at least 1,024 rows). Torch's
     threads are capped by :func:`capped_threads` (loky's ``OMP_NUM_THREADS`` under ``n_jobs``).
+
+    ``check_finite=True`` replaces scikit-learn's finiteness check of ``X`` (a single-threaded
+    pass over all of ``X``, 3 ms of a 20 ms transform at p = 128) by the sum of each float32
+    batch while it is in cache, on torch's threads. Only when the total is not finite is ``X``
+    checked element-wise (:func:`_raise_unless_finite`), with scikit-learn's error messages.
     """
     n = X.shape[0]
     if batch_size is None:
@@ -278,6 +300,7 @@ def batched_forward(module, X, device, out_dtype, batch_size=None):
     was_training = module.training
     module.eval()
     out = None
+    total = torch.zeros((), dtype=torch.float64, device=device) if check_finite else None
     try:
         with capped_threads(), torch.inference_mode():
             # modules with a fast eval path (UnfoldedEncoder) write each batch in place
@@ -287,7 +310,11 @@ def batched_forward(module, X, device, out_dtype, batch_size=None):
                 out = np.empty((n, module.n_components), dtype=out_dtype)
             for start in range(0, n, batch_size):
                 stop = start + batch_size
-                xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
+                with (np.errstate(over="ignore") if check_finite  # reported below
+                      else contextlib.nullcontext()):
+                    xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
+                if total is not None:
+                    total += xb.sum()
                 if run is not None:
                     run(xb, torch.from_numpy(out[start:stop]))
                     continue
@@ -297,6 +324,8 @@ def batched_forward(module, X, device, out_dtype, batch_size=None):
                 out[start:stop] = zb.cpu().numpy()
     finally:
         module.train(was_training)
+    if total is not None and not math.isfinite(total.item()):
+        _raise_unless_finite(X)
     if out is None:  # no samples: ask the module for the width
         with torch.inference_mode():
             p = module.eval()(torch.zeros(1, X.shape[1], device=device)).shape[1]

@@ -288,8 +288,10 @@ default="adam"
 
     def _logits(self, X):
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        return batched_forward(self.net_.module_, X, self.net_.device, np.float64)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                          ensure_all_finite=False)  # checked per batch below
+        return batched_forward(self.net_.module_, X, self.net_.device, np.float64,
+                               check_finite=True)
 
     def predict_proba(self, X):
         """Class probabilities ``softmax(ωᵀ a(x) + b)`` (exact HELU / max-M codes).

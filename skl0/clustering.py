@@ -227,11 +227,13 @@ default="adam"
         return self
 
     def _scores(self, X):
-        return batched_forward(self.net_.module_, X, self.net_.device, np.float64)
+        return batched_forward(self.net_.module_, X, self.net_.device, np.float64,
+                               check_finite=True)
 
     def _validated_scores(self, X):
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                          ensure_all_finite=False)  # checked per batch below
         return self._scores(X)
 
     def predict_proba(self, X):

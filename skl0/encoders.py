@@ -200,8 +200,10 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Sparse codes, in X's float dtype (float32 or float64; others → float64).
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        return batched_forward(self.net_.module_, X, self.net_.device, X.dtype)
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
+                          ensure_all_finite=False)  # checked per batch below
+        return batched_forward(self.net_.module_, X, self.net_.device, X.dtype,
+                               check_finite=True)
 
     def inverse_transform(self, X):
         """Map codes back to data space: ``codes @ components_``.

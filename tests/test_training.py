@@ -70,3 +70,46 @@ def test_build_net_fuses_adam_only():
     assert not hasattr(net, "optimizer__fused")
     net.initialize()  # and the fused Adam builds on this device
     build_net(torch.nn.Linear(2, 2), torch.nn.MSELoss()).initialize()
+
+
+def _small_net(kind="l0"):
+    g = torch.Generator().manual_seed(5)
+    C = torch.randn(12, 6, generator=g)
+    net = UnfoldedEncoder(6, 12, n_stages=2, kind=kind, n_nonzero_coefs=3)
+    net.init_from_dictionary(C, 1.0 / spectral_norm_sq(C), 0.05)
+    return net
+
+
+@pytest.mark.parametrize("kind", ["msparse", "l0", "lista"])
+@pytest.mark.parametrize("row", [0, 13, 29])  # first, middle and last batch of 7 rows
+@pytest.mark.parametrize("bad, message", [(np.nan, "contains NaN"),
+                                          (np.inf, "contains infinity"),
+                                          (-np.inf, "contains infinity")])
+def test_batched_forward_check_finite_raises_sklearn_errors(kind, row, bad, message):
+    X = np.random.RandomState(0).randn(30, 6)
+    X[row, 2] = bad
+    for dtype in (np.float32, np.float64):
+        Xd = X.astype(dtype)
+        with pytest.raises(ValueError, match=message):
+            batched_forward(_small_net(kind), Xd, "cpu", dtype, batch_size=7,
+                            check_finite=True)
+    # without the check, the non-finite value reaches the codes (what the check prevents)
+    codes = batched_forward(_small_net(kind), X, "cpu", np.float64, batch_size=7)
+    assert not np.isfinite(codes[row]).all()
+
+
+def test_batched_forward_check_finite_float32_overflow():
+    X = np.random.RandomState(0).randn(30, 6)
+    X[4, 1] = 1e300  # finite in float64, infinite once cast to float32
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        batched_forward(_small_net(), X, "cpu", np.float64, check_finite=True)
+    # finite float32 values whose sum overflows are accepted, with the codes unchanged
+    big = np.full((30, 6), 3e38, dtype=np.float32)
+    big[:, ::2] *= -0.5
+    got = batched_forward(_small_net(), big, "cpu", np.float32, batch_size=7, check_finite=True)
+    ref = batched_forward(_small_net(), big, "cpu", np.float32, batch_size=7)
+    np.testing.assert_array_equal(got, ref)
+    ok = np.random.RandomState(1).randn(30, 6)
+    np.testing.assert_array_equal(
+        batched_forward(_small_net(), ok, "cpu", np.float64, check_finite=True),
+        batched_forward(_small_net(), ok, "cpu", np.float64))
