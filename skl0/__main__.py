@@ -32,6 +32,9 @@ def _parser():
     rep.add_argument("--output", default="results", help="folder for the .md, .csv and figures")
     rep.add_argument("--quick", action="store_true", help="a reduced run that takes minutes")
     rep.add_argument("--device", default="auto")
+    rep.add_argument("--zca", type=float, default=None, metavar="EPS",
+                     help="table1-3 only: ZCA-whiten the data after the paper's preprocessing "
+                     "(EPS relative to the largest eigenvalue; not in the paper's text)")
     rep.add_argument("--threads", type=int, default=None,
                      help="torch CPU threads (default: torch's own choice; 1 is much faster "
                      "on a CPU shared with other jobs)")
@@ -51,8 +54,14 @@ def main(argv=None):
         run(seed=args.seed, device=args.device, max_epochs=args.max_epochs)
         return 0
     module = importlib.import_module(EXPERIMENTS[args.experiment])
+    extra = {}
+    if args.zca is not None:
+        if not args.experiment.startswith("table"):
+            raise SystemExit("--zca applies to table1, table2 and table3 only")
+        extra["zca"] = args.zca
     module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
-               seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device)
+               seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device,
+               **extra)
     return 0
 
 

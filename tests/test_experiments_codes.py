@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 
 from skl0.__main__ import main
@@ -51,6 +52,41 @@ def test_cli_passes_arguments(monkeypatch, tmp_path):
                  "3", "--quick", "--output", str(tmp_path), "--device", "cpu"]) == 0
     assert seen == {"experiment": "table3", "dataset": "digits", "n_components": [16, 32],
                     "seed": 3, "quick": True, "output_dir": str(tmp_path), "device": "cpu"}
+    seen.clear()
+    assert main(["reproduce", "table1", "--dataset", "digits", "--zca", "0.01"]) == 0
+    assert seen["zca"] == 0.01
+    with pytest.raises(SystemExit, match="table1, table2 and table3"):
+        main(["reproduce", "classification", "--zca", "0.01"])
+
+
+def test_zca_whitens_with_training_statistics():
+    rng = np.random.RandomState(0)
+    mix = rng.randn(6, 6) * np.array([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    Xtr, Xte = rng.randn(4000, 6) @ mix + 3.0, rng.randn(50, 6) @ mix
+    before = Xtr.copy()
+    Ztr, Zte = codes._zca(Xtr, Xte, 1e-12)
+    np.testing.assert_array_equal(Xtr, before)  # input not modified
+    cov = np.cov(Ztr, rowvar=False)
+    np.testing.assert_allclose(cov, np.eye(6) * cov[0, 0], atol=1e-6)  # white
+    assert np.mean(Ztr**2) == pytest.approx(1.0)  # mean variance 1
+    # the test part goes through the training statistics: a symmetric linear map
+    W = np.linalg.lstsq(Xtr - Xtr.mean(0), Ztr, rcond=None)[0]
+    np.testing.assert_allclose(W, W.T, atol=1e-8)
+    np.testing.assert_allclose(Zte, (Xte - Xtr.mean(0)) @ W, atol=1e-8)
+    # a larger eps leaves the weak directions less amplified
+    Zeps = codes._zca(Xtr, Xte, 0.1)[0]
+    assert np.cov(Zeps, rowvar=False).diagonal().std() > 0.1
+
+
+def test_tables_with_zca(tmp_path):
+    Xtr, Xte, desc = codes.load_dataset("digits", n_train=300, n_test=80, zca=0.01)
+    assert Xtr.dtype == np.float32 and Xte.shape == (80, 64) and "ZCA" in desc
+    rows = codes.run("table1", dataset="digits", n_components=[16], seed=0, quick=True,
+                     output_dir=tmp_path, device="cpu", zca=0.01,
+                     **{**TINY, "max_epochs": 5})
+    assert (tmp_path / "table1_digits_zca0.01.csv").is_file()
+    assert "ZCA" in (tmp_path / "table1_digits_zca0.01.md").read_text(encoding="utf-8")
+    assert {r["method"] for r in rows} >= {"IHT (10 iterations)", "Deep ℓ0 encoder"}
 
 
 def test_bad_arguments(tmp_path):
@@ -58,3 +94,5 @@ def test_bad_arguments(tmp_path):
         codes.run("table9", dataset="digits", output_dir=tmp_path)
     with pytest.raises(ValueError, match="dataset"):
         codes.run("table1", dataset="cifar", output_dir=tmp_path)
+    with pytest.raises(ValueError, match="zca must be a positive float"):
+        codes.load_dataset("digits", zca=-1.0)
