@@ -157,6 +157,9 @@ def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
     X_train, X_test : ndarray of float32
     description : str
     """
+    if zca is not None and not (isinstance(zca, (int, float)) and not isinstance(zca, bool)
+                                and zca > 0):
+        raise ValueError(f"zca must be a positive float (the ZCA ε), got {zca!r}")
     rng = np.random.default_rng(seed)
     if dataset == "fashion":
         Xtr = preprocess_patches(load_fashion_mnist(subset="train", return_X_y=True)[0])
@@ -179,8 +182,6 @@ def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
     Xtr = _subset(np.asarray(Xtr, dtype=np.float32), n_train, rng)
     Xte = _subset(np.asarray(Xte, dtype=np.float32), n_test, rng)
     if zca is not None:
-        if not (isinstance(zca, (int, float)) and zca > 0):
-            raise ValueError(f"zca must be a positive float (the ZCA ε), got {zca!r}")
         Xtr, Xte = (a.astype(np.float32) for a in _zca(Xtr, Xte, float(zca)))
         desc += f"; ZCA-whitened (ε = {zca:g} × the largest eigenvalue, fitted on train)"
     return np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte), desc
