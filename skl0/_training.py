@@ -302,7 +302,9 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     out = None
     total = torch.zeros((), dtype=torch.float64, device=device) if check_finite else None
     try:
-        with capped_threads(), torch.inference_mode():
+        # with the check, a float32 overflow of the cast to inf is reported after the loop
+        quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
+        with capped_threads(), torch.inference_mode(), quiet:
             # modules with a fast eval path (UnfoldedEncoder) write each batch in place
             fast = getattr(module, "inference_forward", None)
             run = fast() if fast is not None and n else None
@@ -310,9 +312,7 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
                 out = np.empty((n, module.n_components), dtype=out_dtype)
             for start in range(0, n, batch_size):
                 stop = start + batch_size
-                with (np.errstate(over="ignore") if check_finite  # reported below
-                      else contextlib.nullcontext()):
-                    xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
+                xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
                 if total is not None:
                     total += xb.sum()
                 if run is not None:
