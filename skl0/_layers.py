@@ -299,7 +299,8 @@ class UnfoldedEncoder(nn.Module):
         * ``kind="msparse"``: :func:`skl0._solvers.keep_largest` per stage, whose CPU route
           finds each row's threshold with numpy's partition and builds the mask from float
           operations only (several times faster than ``topk`` and a boolean mask; the same
-          values).
+          values). The function has ``batches_in_threads = True``: the caller may run
+          batches on several threads at once (it is thread-safe).
 
         Parameters are taken as they are now; ``x`` is a float32 tensor on the module's
         device and ``out`` a CPU tensor of shape ``(len(x), n_components)`` (any float dtype).
@@ -319,6 +320,10 @@ class UnfoldedEncoder(nn.Module):
                     z = keep_largest(torch.addmm(B, z, St), M)
                 out.copy_(z)
 
+            # numpy's partition runs on one thread: on the CPU whole batches side by side,
+            # one per thread, are faster than each operation split over torch's threads
+            # (10-30 % measured, 20k samples, 2 threads; for l0 it was 0-14 % slower)
+            run.batches_in_threads = True
             return run
         theta = self.theta.detach().clamp_min(_MIN_THETA)
         thetas = [theta if self.tied else theta[k] for k in range(self.n_stages)]

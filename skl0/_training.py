@@ -8,6 +8,7 @@ import math
 import numbers
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -260,11 +261,62 @@ def capped_threads():
 _BATCH_ELEMENTS = 1 << 20
 
 
+_MIN_BATCH = 1024
+
+
 def _default_batch_size(module):
     width = getattr(module, "n_components", None)
     if not isinstance(width, int) or width < 1:
         return 8192
-    return max(1024, _BATCH_ELEMENTS // width)
+    return max(_MIN_BATCH, _BATCH_ELEMENTS // width)
+
+
+def _batch_workers(device, n, batch_size):
+    """Threads for a fast path that allows it (``run.batches_in_threads``): one per torch
+    thread on the CPU, at most one per batch; 1 elsewhere.
+
+    Each batch is then run whole by one thread, with torch's intra-op pool set to one
+    thread, instead of every operation being split over the pool: the M-sparse encoder's
+    numpy partition (single-threaded) then runs on all cores.
+    """
+    if torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), -(-n // batch_size)))
+
+
+def _run_batches(run, X, out, batch_size, device, workers, check_finite):
+    """``run(x_batch, out_batch)`` over the batches of ``X``, on ``workers`` threads.
+
+    With several workers the batches are dealt round-robin and torch's intra-op threads are
+    set to 1 meanwhile (restored after). Returns the float64 sum of the float32 batches
+    when ``check_finite`` (for :func:`batched_forward`'s finiteness check), else ``None``.
+    """
+    starts = range(0, X.shape[0], batch_size)
+
+    def work(k):
+        # inference mode and numpy's error state are per thread: entered here
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        # with the check, a float32 overflow of the cast to inf is reported after the loop
+        quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
+        with torch.inference_mode(), quiet:
+            for start in starts[k::workers]:
+                xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
+                if check_finite:
+                    total += xb.sum()
+                run(xb, torch.from_numpy(out[start:start + batch_size]))
+        return total
+
+    if workers == 1:
+        totals = [work(0)]
+    else:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                totals = list(pool.map(work, range(workers)))
+        finally:
+            torch.set_num_threads(before)
+    return sum(totals) if check_finite else None
 
 
 def _raise_unless_finite(X):
@@ -295,7 +347,8 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     checked element-wise (:func:`_raise_unless_finite`), with scikit-learn's error messages.
     """
     n = X.shape[0]
-    if batch_size is None:
+    default_batch = batch_size is None
+    if default_batch:
         batch_size = _default_batch_size(module)
     was_training = module.training
     module.eval()
@@ -310,18 +363,21 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
             run = fast() if fast is not None and n else None
             if run is not None:
                 out = np.empty((n, module.n_components), dtype=out_dtype)
-            for start in range(0, n, batch_size):
-                stop = start + batch_size
-                xb = torch.from_numpy(as_float32(X[start:stop])).to(device)
-                if total is not None:
-                    total += xb.sum()
-                if run is not None:
-                    run(xb, torch.from_numpy(out[start:stop]))
-                    continue
-                zb = module(xb)
-                if out is None:
-                    out = np.empty((n, zb.shape[1]), dtype=out_dtype)
-                out[start:stop] = zb.cpu().numpy()
+                workers = (_batch_workers(device, n, batch_size)
+                           if getattr(run, "batches_in_threads", False) else 1)
+                if default_batch and workers > 1:
+                    # the same memory in flight as one batch at a time
+                    batch_size = max(_MIN_BATCH, batch_size // workers)
+                total = _run_batches(run, X, out, batch_size, device, workers, check_finite)
+            else:
+                for start in range(0, n, batch_size):
+                    xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
+                    if total is not None:
+                        total += xb.sum()
+                    zb = module(xb)
+                    if out is None:
+                        out = np.empty((n, zb.shape[1]), dtype=out_dtype)
+                    out[start:start + batch_size] = zb.cpu().numpy()
     finally:
         module.train(was_training)
     if total is not None and not math.isfinite(total.item()):

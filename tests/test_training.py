@@ -113,3 +113,57 @@ def test_batched_forward_check_finite_float32_overflow():
     np.testing.assert_array_equal(
         batched_forward(_small_net(), ok, "cpu", np.float64, check_finite=True),
         batched_forward(_small_net(), ok, "cpu", np.float64))
+
+
+def test_batched_forward_msparse_batches_in_threads(monkeypatch):
+    # the M-sparse fast path runs whole batches on torch's threads, one each: the same codes
+    # as one batch after the other, torch's thread count restored, errors passed on
+    import warnings
+
+    import skl0._training as training
+
+    X = np.random.RandomState(2).randn(40, 6)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert training._batch_workers("cpu", 40, 7) == 2
+        assert training._batch_workers("cpu", 5, 7) == 1  # one batch
+        assert training._batch_workers("meta", 40, 7) == 1  # not the CPU
+        threaded = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7,
+                                   check_finite=True)
+        assert torch.get_num_threads() == 2
+        with monkeypatch.context() as m:
+            m.setattr(training, "_batch_workers", lambda *args: 1)
+            serial = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7)
+        np.testing.assert_array_equal(threaded, serial)
+        assert (np.count_nonzero(threaded, axis=1) == 3).all()
+        # the finiteness check and its float32-overflow message in the worker threads
+        bad = X.copy()
+        bad[20, 1] = 1e300
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the overflowing cast is quiet in every thread
+            with pytest.raises(ValueError, match="beyond float32's range"):
+                batched_forward(_small_net("msparse"), bad, "cpu", np.float64, batch_size=7,
+                                check_finite=True)
+        assert torch.get_num_threads() == 2
+        # an error inside a worker reaches the caller, and the thread count is restored
+        net = _small_net("msparse")
+        fast = net.inference_forward
+
+        def failing():
+            run = fast()
+
+            def broken(x, out):
+                if torch.get_num_threads() != 1:
+                    raise AssertionError("torch should run one thread per worker")
+                raise RuntimeError("boom")
+
+            broken.batches_in_threads = run.batches_in_threads
+            return broken
+
+        net.inference_forward = failing
+        with pytest.raises(RuntimeError, match="boom"):
+            batched_forward(net, X, "cpu", np.float64, batch_size=7)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
