@@ -309,6 +309,8 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite):
     if workers == 1:
         totals = [work(0)]
     else:
+        # the pool's new threads take the count set here; threads of the caller's that
+        # already ran torch keep their own (OpenMP's per-thread setting)
         before = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
