@@ -1,4 +1,5 @@
-"""Clustering (the paper's Tables 6 and 7, here on digits or the 5k MNIST subset).
+"""Clustering (the paper's Tables 6 and 7, here on digits, the 5k MNIST subset or
+Fashion-MNIST).
 
 Clustering error (%, after the best matching of clusters to classes,
 :func:`skl0.metrics.clustering_error`) of :class:`~skl0.L0Clusterer` with the Deep
