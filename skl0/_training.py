@@ -271,17 +271,23 @@ def _default_batch_size(module):
     return max(_MIN_BATCH, _BATCH_ELEMENTS // width)
 
 
-def _batch_workers(device, n, batch_size):
-    """Threads for a fast path that allows it (``run.batches_in_threads``): one per torch
-    thread on the CPU, at most one per batch; 1 elsewhere.
+def _batch_workers(device, n, batch_size, share=False):
+    """Threads and batch size for a fast path that allows threads (``run.batches_in_threads``).
 
-    Each batch is then run whole by one thread, with torch's intra-op pool set to one
-    thread, instead of every operation being split over the pool: the M-sparse encoder's
-    numpy partition (single-threaded) then runs on all cores.
+    On the CPU, one thread per torch thread, at most one per batch; 1 elsewhere. Each batch
+    is then run whole by one thread, with torch's intra-op pool set to one thread, instead
+    of every operation being split over the pool: the M-sparse encoder's numpy partition
+    (single-threaded) then runs on all cores. With ``share=True`` (``batch_size`` is the
+    default one) the threads split that batch, each share at least ``_MIN_BATCH`` rows, so
+    that the memory in flight stays that of one batch. Returns ``(workers, batch_size)``.
     """
     if torch.device(device).type != "cpu":
-        return 1
-    return max(1, min(torch.get_num_threads(), -(-n // batch_size)))
+        return 1, batch_size
+    workers = torch.get_num_threads()
+    if share:
+        workers = max(1, min(workers, batch_size // _MIN_BATCH))
+        batch_size //= workers
+    return max(1, min(workers, -(-n // batch_size))), batch_size
 
 
 def _run_batches(run, X, out, batch_size, device, workers, check_finite):
@@ -365,11 +371,10 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
             run = fast() if fast is not None and n else None
             if run is not None:
                 out = np.empty((n, module.n_components), dtype=out_dtype)
-                workers = (_batch_workers(device, n, batch_size)
-                           if getattr(run, "batches_in_threads", False) else 1)
-                if default_batch and workers > 1:
-                    # the same memory in flight as one batch at a time
-                    batch_size = max(_MIN_BATCH, batch_size // workers)
+                workers = 1
+                if getattr(run, "batches_in_threads", False):
+                    workers, batch_size = _batch_workers(device, n, batch_size,
+                                                         share=default_batch)
                 total = _run_batches(run, X, out, batch_size, device, workers, check_finite)
             else:
                 for start in range(0, n, batch_size):

@@ -126,14 +126,20 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        assert training._batch_workers("cpu", 40, 7) == 2
-        assert training._batch_workers("cpu", 5, 7) == 1  # one batch
-        assert training._batch_workers("meta", 40, 7) == 1  # not the CPU
+        assert training._batch_workers("cpu", 40, 7) == (2, 7)
+        assert training._batch_workers("cpu", 5, 7) == (1, 7)  # one batch
+        assert training._batch_workers("meta", 40, 7) == (1, 7)  # not the CPU
+        # sharing the default batch: the memory in flight stays one batch's, shares are at
+        # least _MIN_BATCH rows, and no more threads than batches
+        rows = training._MIN_BATCH
+        assert training._batch_workers("cpu", 100 * rows, 4 * rows, share=True) == (2, 2 * rows)
+        assert training._batch_workers("cpu", 100 * rows, rows, share=True) == (1, rows)
+        assert training._batch_workers("cpu", rows, 4 * rows, share=True) == (1, 2 * rows)
         threaded = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7,
                                    check_finite=True)
         assert torch.get_num_threads() == 2
         with monkeypatch.context() as m:
-            m.setattr(training, "_batch_workers", lambda *args: 1)
+            m.setattr(training, "_batch_workers", lambda device, n, size, share: (1, size))
             serial = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7)
         np.testing.assert_array_equal(threaded, serial)
         assert (np.count_nonzero(threaded, axis=1) == 3).all()
