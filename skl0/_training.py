@@ -279,15 +279,22 @@ def _batch_workers(device, n, batch_size, share=False):
     of every operation being split over the pool: the M-sparse encoder's numpy partition
     (single-threaded) then runs on all cores. With ``share=True`` (``batch_size`` is the
     default one) the threads split that batch, each share at least ``_MIN_BATCH`` rows, so
-    that the memory in flight stays that of one batch. Returns ``(workers, batch_size)``.
+    that the memory in flight stays that of one batch. When that leaves fewer batches than
+    torch has threads, one batch at a time with the whole intra-op pool is kept (no core
+    idle). Returns ``(workers, batch_size)``.
     """
-    if torch.device(device).type != "cpu":
+    threads = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or threads < 2:
         return 1, batch_size
-    workers = torch.get_num_threads()
+    workers, size = threads, batch_size
     if share:
-        workers = max(1, min(workers, batch_size // _MIN_BATCH))
-        batch_size //= workers
-    return max(1, min(workers, -(-n // batch_size))), batch_size
+        workers = min(workers, size // _MIN_BATCH)
+        size //= max(workers, 1)
+    workers = min(workers, -(-n // size))
+    if workers < threads:
+        # fewer batches than threads would leave cores idle that the intra-op pool uses
+        return 1, batch_size
+    return workers, size
 
 
 def _run_batches(run, X, out, batch_size, device, workers, check_finite):

@@ -130,11 +130,14 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
         assert training._batch_workers("cpu", 5, 7) == (1, 7)  # one batch
         assert training._batch_workers("meta", 40, 7) == (1, 7)  # not the CPU
         # sharing the default batch: the memory in flight stays one batch's, shares are at
-        # least _MIN_BATCH rows, and no more threads than batches
+        # least _MIN_BATCH rows; too few shares or batches for every thread: one at a time
         rows = training._MIN_BATCH
         assert training._batch_workers("cpu", 100 * rows, 4 * rows, share=True) == (2, 2 * rows)
         assert training._batch_workers("cpu", 100 * rows, rows, share=True) == (1, rows)
-        assert training._batch_workers("cpu", rows, 4 * rows, share=True) == (1, 2 * rows)
+        assert training._batch_workers("cpu", rows, 4 * rows, share=True) == (1, 4 * rows)
+        torch.set_num_threads(1)
+        assert training._batch_workers("cpu", 40, 7) == (1, 7)
+        torch.set_num_threads(2)
         threaded = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7,
                                    check_finite=True)
         assert torch.get_num_threads() == 2
