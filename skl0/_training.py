@@ -297,6 +297,16 @@ def _batch_workers(device, n, batch_size, share=False):
     return workers, size
 
 
+def _batches(X, starts, batch_size, device, total=None):
+    """``(start, batch)`` for each start: ``X``'s rows as a float32 tensor on ``device``; the
+    float64 tensor ``total``, if given, gets each batch's sum (the finiteness check)."""
+    for start in starts:
+        xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
+        if total is not None:
+            total += xb.sum()
+        yield start, xb
+
+
 def _run_batches(run, X, out, batch_size, device, workers, check_finite):
     """``run(x_batch, out_batch)`` over the batches of ``X``, on ``workers`` threads.
 
@@ -308,14 +318,11 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite):
 
     def work(k):
         # inference mode and numpy's error state are per thread: entered here
-        total = torch.zeros((), dtype=torch.float64, device=device)
+        total = torch.zeros((), dtype=torch.float64, device=device) if check_finite else None
         # with the check, a float32 overflow of the cast to inf is reported after the loop
         quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
         with torch.inference_mode(), quiet:
-            for start in starts[k::workers]:
-                xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
-                if check_finite:
-                    total += xb.sum()
+            for start, xb in _batches(X, starts[k::workers], batch_size, device, total):
                 run(xb, torch.from_numpy(out[start:start + batch_size]))
         return total
 
@@ -384,10 +391,8 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
                                                          share=default_batch)
                 total = _run_batches(run, X, out, batch_size, device, workers, check_finite)
             else:
-                for start in range(0, n, batch_size):
-                    xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
-                    if total is not None:
-                        total += xb.sum()
+                for start, xb in _batches(X, range(0, n, batch_size), batch_size, device,
+                                          total):
                     zb = module(xb)
                     if out is None:
                         out = np.empty((n, zb.shape[1]), dtype=out_dtype)
