@@ -276,7 +276,7 @@ def _batch_workers(device, n, batch_size, share=False):
 
     On the CPU, one thread per torch thread, at most one per batch; 1 elsewhere. Each batch
     is then run whole by one thread, with torch's intra-op pool set to one thread, instead
-    of every operation being split over the pool: the M-sparse encoder's numpy partition
+    of every operation being split over the pool: the M-sparse encoder's numpy sort
     (single-threaded) then runs on all cores. With ``share=True`` (``batch_size`` is the
     default one) the threads split that batch, each share at least ``_MIN_BATCH`` rows, so
     that the memory in flight stays that of one batch. When that leaves fewer batches than

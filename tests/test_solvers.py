@@ -353,6 +353,24 @@ def test_accelerated_iht_no_worse_than_plain_with_same_budget(form):
     assert float(out[True].mean()) <= float(out[False].mean())
 
 
+@pytest.mark.parametrize("form", [{"alpha": 0.02}, {"n_nonzero_coefs": 4}])
+def test_optimal_codes_papers_definition(form):
+    # zero_start=False, accelerated=False: the paper's optimal codes written out plainly for
+    # each sample, its l1 solution (FISTA), then plain IHT at the safe step until it stops
+    X, C = _problem(n=8, p=32, d=12, seed=11)
+    w = S._default_l1_alpha(X @ C.T, form.get("alpha"), form.get("n_nonzero_coefs"))
+    w = torch.as_tensor(w, dtype=X.dtype).expand(len(X), 1)
+    ref = []
+    for x, wi in zip(X.split(1), w.split(1), strict=True):
+        start, _ = S.fista(x, C, alpha=wi, n_iter=3000, tol=1e-4)
+        ref.append(S.iht(x, C, init=start, n_iter=3000, tol=1e-6, **form)[0])
+    ref = torch.cat(ref)
+    A = S.optimal_codes(X, C, max_iter=3000, tol=1e-6, batch_size=3, accelerated=False,
+                        zero_start=False, **form)
+    assert torch.equal(A != 0, ref != 0)
+    torch.testing.assert_close(A, ref, rtol=1e-6, atol=1e-7)
+
+
 def test_optimal_codes_default_l1_weights():
     X, C = _problem(n=5, p=12, d=6, seed=14)
     B = X @ C.T
@@ -629,7 +647,7 @@ def test_optimal_codes_are_least_squares_on_their_support(kw):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("M", [0, 1, 3, 5, 7, 8, 12])
 def test_keep_largest_cpu_route_equals_topk(M, dtype):
-    # the partition route (CPU, no autograd) must give topk's result exactly, ties included
+    # the sorting route (CPU, no autograd) must give topk's result exactly, ties included
     g = torch.Generator().manual_seed(M)
     U = torch.randn(60, 8, generator=g, dtype=dtype)
     U[0] = 0.0                                               # all zero
@@ -648,6 +666,30 @@ def test_keep_largest_cpu_route_equals_topk(M, dtype):
     assert fast.dtype == dtype and fast.shape == U.shape
     assert torch.equal(fast, ref)
     assert (fast.count_nonzero(dim=1) <= M).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("M", [1, 3, 6])
+def test_keep_largest_cpu_route_nonfinite_and_out(M, dtype):
+    # NaN and inf rows as topk treats them (a NaN counts as the largest), a transposed view,
+    # and the result written into a given tensor of another float dtype
+    g = torch.Generator().manual_seed(M)
+    U = torch.randn(8, 20, generator=g, dtype=dtype).t()     # not contiguous: 20 rows of 8
+    U[0, 2] = torch.nan
+    U[1, :3] = torch.nan
+    U[2, 5] = torch.inf
+    U[3, [1, 4]] = -torch.inf
+    U[4, :] = torch.nan
+    U[5, [0, 7]] = torch.tensor([torch.inf, -torch.inf], dtype=dtype)
+    ref = S._keep_largest_topk(U, M)
+    fast = S.keep_largest(U, M)
+    assert torch.equal(fast.isnan(), ref.isnan())
+    assert torch.equal(fast.nan_to_num(7.0), ref.nan_to_num(7.0))
+    other = torch.float64 if dtype == torch.float32 else torch.float32
+    out = torch.full(U.shape, -5.0, dtype=other)
+    res = S._keep_largest_sorted(U[6:], M, out=out[6:])
+    assert res.data_ptr() == out[6:].data_ptr()
+    assert torch.equal(out[6:], ref[6:].to(other)) and (out[:6] == -5.0).all()
 
 
 def test_fast_keep_largest_no_rows():
