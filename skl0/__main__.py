@@ -35,6 +35,9 @@ def _parser():
     rep.add_argument("--zca", type=float, default=None, metavar="EPS",
                      help="table1-3 only: ZCA-whiten the data after the paper's preprocessing "
                      "(EPS relative to the largest eigenvalue; not in the paper's text)")
+    rep.add_argument("--targets", choices=["htp", "paper"], default=None,
+                     help="table1-3 only: the optimal codes; htp (default): those of the "
+                     "encoders' fit; paper: the l1 solution, then plain IHT until convergence")
     rep.add_argument("--threads", type=int, default=None,
                      help="torch CPU threads (default: torch's own choice; 1 is much faster "
                      "on a CPU shared with other jobs)")
@@ -59,6 +62,10 @@ def main(argv=None):
         if not args.experiment.startswith("table"):
             raise SystemExit("--zca applies to table1, table2 and table3 only")
         extra["zca"] = args.zca
+    if args.targets is not None:
+        if not args.experiment.startswith("table"):
+            raise SystemExit("--targets applies to table1, table2 and table3 only")
+        extra["targets"] = args.targets
     module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
                seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device,
                **extra)

@@ -57,6 +57,11 @@ def test_cli_passes_arguments(monkeypatch, tmp_path):
     assert seen["zca"] == 0.01
     with pytest.raises(SystemExit, match="table1, table2 and table3"):
         main(["reproduce", "classification", "--zca", "0.01"])
+    seen.clear()
+    assert main(["reproduce", "table2", "--dataset", "digits", "--targets", "paper"]) == 0
+    assert seen["targets"] == "paper"
+    with pytest.raises(SystemExit, match="table1, table2 and table3"):
+        main(["reproduce", "clustering", "--targets", "paper"])
 
 
 def test_zca_whitens_with_training_statistics():
@@ -89,6 +94,23 @@ def test_tables_with_zca(tmp_path):
     assert {r["method"] for r in rows} >= {"IHT (10 iterations)", "Deep ℓ0 encoder"}
 
 
+def test_tables_with_the_papers_targets(tmp_path):
+    kw = dict(dataset="digits", n_components=[16], seed=0, quick=True, output_dir=tmp_path,
+              device="cpu", **{**TINY, "max_epochs": 5})
+    default = {r["method"]: r for r in codes.run("table1", **kw)}
+    paper = {r["method"]: r for r in codes.run("table1", targets="paper", **kw)}
+    md = (tmp_path / "table1_digits_paper-targets.md").read_text(encoding="utf-8")
+    assert "plain IHT until convergence" in md
+    assert (tmp_path / "table1_digits_paper-targets.csv").is_file()
+    assert "HTP" in (tmp_path / "table1_digits.md").read_text(encoding="utf-8")
+    # the same dictionary and IHT rows (objectives), other targets (their errors and objective)
+    it10 = "IHT (10 iterations)"
+    assert paper[it10]["objective_mean"] == default[it10]["objective_mean"]
+    assert paper[it10]["prediction_error_pct"] != default[it10]["prediction_error_pct"]
+    target = "Optimal codes (target)"
+    assert paper[target]["objective_mean"] != default[target]["objective_mean"]
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="experiment"):
         codes.run("table9", dataset="digits", output_dir=tmp_path)
@@ -96,3 +118,5 @@ def test_bad_arguments(tmp_path):
         codes.run("table1", dataset="cifar", output_dir=tmp_path)
     with pytest.raises(ValueError, match="zca must be a positive float"):
         codes.load_dataset("digits", zca=-1.0)
+    with pytest.raises(ValueError, match="targets must be one of"):
+        codes.run("table1", dataset="digits", output_dir=tmp_path, targets="omp")
