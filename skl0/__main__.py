@@ -9,6 +9,7 @@ import sys
 import torch
 
 from .experiments import EXPERIMENTS
+from .experiments.codes import TARGETS
 
 
 def _parser():
@@ -35,7 +36,7 @@ def _parser():
     rep.add_argument("--zca", type=float, default=None, metavar="EPS",
                      help="table1-3 only: ZCA-whiten the data after the paper's preprocessing "
                      "(EPS relative to the largest eigenvalue; not in the paper's text)")
-    rep.add_argument("--targets", choices=["htp", "paper"], default=None,
+    rep.add_argument("--targets", choices=TARGETS, default=None,
                      help="table1-3 only: the optimal codes; htp (default): those of the "
                      "encoders' fit; paper: the l1 solution, then plain IHT until convergence")
     rep.add_argument("--threads", type=int, default=None,

@@ -233,6 +233,11 @@ def _cached(cache_dir, name, key, compute):
     return value
 
 
+def _with_targets(key, targets):
+    """A cache key for ``targets``: the default's keys are those written before the option."""
+    return key if targets == "htp" else _key(key, targets)
+
+
 def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_max_iter,
                    data_key, cache_dir=None, targets="htp"):
     """The dictionary, its IHT step and the optimal codes (train and test) for one p.
@@ -272,9 +277,7 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
                                           **kwargs).cpu().numpy()
         return out
 
-    ckey = _key(dkey, problem, kwargs, solver_max_iter)
-    if targets != "htp":  # the default keeps the keys of the caches written before the option
-        ckey = _key(ckey, targets)
+    ckey = _with_targets(_key(dkey, problem, kwargs, solver_max_iter), targets)
     codes = _cached(cache_dir, f"codes_{problem}", ckey, solve)
     return C, step, codes["train"], codes["test"]
 
@@ -622,9 +625,7 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     with tqdm(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
         for p in ps:
             # table2 and table3 share their rows: the second one reads them from the cache
-            rkey = _key(data_key, p, settings, recipe)
-            if targets != "htp":
-                rkey = _key(rkey, targets)
+            rkey = _with_targets(_key(data_key, p, settings, recipe), targets)
             rows_path = out / ".cache" / f"rows_{problem}_{rkey}.json"
             if rows_path.is_file():
                 p_rows = json.loads(rows_path.read_text(encoding="utf-8"))
