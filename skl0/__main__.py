@@ -39,10 +39,48 @@ def _parser():
     rep.add_argument("--targets", choices=TARGETS, default=None,
                      help="table1-3 only: the optimal codes; htp (default): those of the "
                      "encoders' fit; paper: the l1 solution, then plain IHT until convergence")
+    rep.add_argument("--n-stages", type=int, default=None, metavar="K",
+                     help="table1-3 only: stages of the deep encoders (default 2, the paper's)")
+    rep.add_argument("--untied", action="store_true",
+                     help="table1-3 only: untied stages (each its own S and thresholds; "
+                     "default: tied, the paper's)")
+    rep.add_argument("--n-train", type=int, default=None, metavar="N",
+                     help="table1-3 only: a random subset of N training samples")
     rep.add_argument("--threads", type=int, default=None,
                      help="torch CPU threads (default: torch's own choice; 1 is much faster "
                      "on a CPU shared with other jobs)")
     return parser
+
+
+def _recipe(args):
+    """The table options that change the deep encoders' recipe or the data, and their tag."""
+    given = [name for name, value in (("--n-stages", args.n_stages),
+                                      ("--untied", args.untied or None),
+                                      ("--n-train", args.n_train)) if value is not None]
+    if not given:
+        return {}
+    if not args.experiment.startswith("table"):
+        raise SystemExit(f"{given[0]} applies to table1, table2 and table3 only")
+    params, tag = {}, []
+    if args.n_train is not None:
+        if args.n_train < 1:
+            raise SystemExit("--n-train must be at least 1")
+        tag.append(f"{args.n_train // 1000}k" if args.n_train % 1000 == 0
+                   else f"n{args.n_train}")
+    if args.n_stages is not None:
+        if args.n_stages < 1:
+            raise SystemExit("--n-stages must be at least 1")
+        params["n_stages"] = args.n_stages
+    if args.untied:
+        params["tied_stages"] = False
+    if params:
+        tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
+    extra = {"tag": "_".join(tag)}
+    if params:
+        extra["encoder_params"] = params
+    if args.n_train is not None:
+        extra["n_train"] = args.n_train
+    return extra
 
 
 def main(argv=None):
@@ -67,6 +105,7 @@ def main(argv=None):
         if not args.experiment.startswith("table"):
             raise SystemExit("--targets applies to table1, table2 and table3 only")
         extra["targets"] = args.targets
+    extra.update(_recipe(args))
     module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
                seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device,
                **extra)

@@ -64,6 +64,31 @@ def test_cli_passes_arguments(monkeypatch, tmp_path):
         main(["reproduce", "clustering", "--targets", "paper"])
 
 
+def test_cli_recipe_options(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(codes, "run", lambda experiment, **kwargs: seen.update(kwargs))
+    assert main(["reproduce", "table1", "--n-stages", "3", "--untied", "--n-train",
+                 "20000"]) == 0
+    assert seen["encoder_params"] == {"n_stages": 3, "tied_stages": False}
+    assert seen["n_train"] == 20000
+    assert seen["tag"] == "20k_K3untied"  # the names of the files docs/results.md cites
+    seen.clear()
+    assert main(["reproduce", "table2", "--n-stages", "4"]) == 0
+    assert seen["encoder_params"] == {"n_stages": 4} and seen["tag"] == "K4tied"
+    seen.clear()
+    assert main(["reproduce", "table3", "--untied", "--n-train", "1234"]) == 0
+    assert seen["encoder_params"] == {"tied_stages": False} and seen["tag"] == "n1234_K2untied"
+    seen.clear()
+    assert main(["reproduce", "table1"]) == 0
+    assert not {"encoder_params", "tag", "n_train"} & set(seen)  # defaults: the paper's
+    for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
+                      (["clustering", "--n-stages", "3"], "--n-stages applies to table1"),
+                      (["table1", "--n-stages", "0"], "--n-stages must be at least 1"),
+                      (["table1", "--n-train", "0"], "--n-train must be at least 1")):
+        with pytest.raises(SystemExit, match=msg):
+            main(["reproduce", *argv])
+
+
 def test_zca_whitens_with_training_statistics():
     rng = np.random.RandomState(0)
     mix = rng.randn(6, 6) * np.array([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])
