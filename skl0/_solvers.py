@@ -118,11 +118,10 @@ def keep_largest(U, n_nonzero_coefs, out=None):
             and (out is None or out.device.type == "cpu")):
         return _keep_largest_sorted(U, M, out=out)
     if M >= n_components:
-        Z = U.clone()
-    elif M <= 0:
-        Z = torch.zeros_like(U)
-    else:
-        Z = _keep_largest_topk(U, M)
+        return U.clone() if out is None else out.copy_(U)
+    if M <= 0:
+        return torch.zeros_like(U) if out is None else out.zero_()
+    Z = _keep_largest_topk(U, M)
     return Z if out is None else out.copy_(Z)
 
 

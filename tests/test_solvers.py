@@ -692,6 +692,18 @@ def test_keep_largest_cpu_route_nonfinite_and_out(M, dtype):
     assert torch.equal(out[6:], ref[6:].to(other)) and (out[:6] == -5.0).all()
 
 
+def test_keep_largest_out_on_every_route():
+    # float16 is not the sort route's: topk for 0 < M < p, a copy or zeros otherwise
+    U = torch.tensor([[0.1, -3.0, 2.0, 0.5], [4.0, 0.0, -1.0, 1.5]], dtype=torch.float16)
+    for M, ref in ((2, [[0.0, -3.0, 2.0, 0.0], [4.0, 0.0, 0.0, 1.5]]),
+                   (4, U.tolist()), (9, U.tolist()),  # all kept
+                   (0, [[0.0] * 4] * 2), (-1, [[0.0] * 4] * 2)):  # none kept
+        out = torch.full((2, 4), 7.0, dtype=torch.float64)
+        res = S.keep_largest(U, M, out=out)
+        assert res is out and torch.equal(out, torch.tensor(ref, dtype=torch.float64))
+        assert torch.equal(S.keep_largest(U, M), torch.tensor(ref, dtype=torch.float16))
+
+
 def test_fast_keep_largest_no_rows():
     U = torch.zeros(0, 6)
     assert S.keep_largest(U, 2).shape == (0, 6)
