@@ -11,7 +11,7 @@ from skl0._layers import (
     helu_sigma,
     keep_largest_mask,
 )
-from skl0._solvers import fista, iht, l0_threshold, l1_objective, spectral_norm_sq
+from skl0._solvers import fista, iht, keep_largest, l0_threshold, l1_objective, spectral_norm_sq
 
 
 def _problem(seed=0, n=40, m=12, p=24, dtype=torch.float64):
@@ -233,11 +233,11 @@ def test_l0_training_activation_is_theta_helu_sigma_of_u_over_theta(sigma):
     assert (a >= t).any() and (a <= lo).any() and ((a > lo) & (a < t)).any()
 
 
-def _perturbed_net(kind, n_stages, tied, seed=0, dtype=torch.float64):
+def _perturbed_net(kind, n_stages, tied, seed=0, dtype=torch.float64, n_nonzero_coefs=5):
     """An initialised net whose θ and S no longer have the untrained structure."""
     X, C = _problem(seed=seed, dtype=dtype)
     step = 1.0 / spectral_norm_sq(C)
-    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind=kind, n_nonzero_coefs=5,
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind=kind, n_nonzero_coefs=n_nonzero_coefs,
                           tied=tied).to(dtype)
     net.init_from_dictionary(C, step, 0.3 * step if kind == "lista" else l0_threshold(0.05, step))
     g = torch.Generator().manual_seed(seed + 1)
@@ -266,6 +266,36 @@ def test_inference_forward_equals_eval_forward(kind, tied, n_stages):
         assert torch.equal(out, ref)
     assert all(torch.equal(a, b)
                for a, b in zip(before, net.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize("n_stages", [2, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_msparse_inference_forward_sparse_stages(tied, n_stages, dtype, monkeypatch):
+    # M = 2 of p = 24: the products by S take the kept entries as a sparse matrix
+    import skl0._layers as L
+
+    calls = []
+    real = L._keep_largest_csr
+    monkeypatch.setattr(L, "_keep_largest_csr", lambda U, M: calls.append(M) or real(U, M))
+    net, X = _perturbed_net("msparse", n_stages, tied, dtype=dtype, n_nonzero_coefs=2)
+    net.inference_forward()(X, torch.empty(len(X), 24))
+    assert calls == []  # 2 of 24 is more than 1/16 of the row: dense products
+    monkeypatch.setattr(L, "_SPARSE_STAGES", 12)
+    X = torch.cat([X, torch.zeros(3, X.shape[1], dtype=dtype)])  # all-zero rows: ties
+    with torch.inference_mode():
+        ref = net(X)
+        out = torch.full(ref.shape, float("nan"), dtype=torch.float64)
+        net.inference_forward()(X, out)
+    assert calls == [2] * (n_stages - 1)
+    assert torch.equal(out != 0, ref != 0) and (out != 0).sum(1).max() == 2
+    torch.testing.assert_close(out, ref.double(), rtol=1e-5 if dtype == torch.float32 else 1e-12,
+                               atol=1e-6 if dtype == torch.float32 else 1e-12)
+    # and the sparse matrix is the dense selection
+    U = torch.randn(40, 24, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    assert torch.equal(real(U, 2).to_dense(), keep_largest(U, 2))
+    U[5, :] = 1.0  # a tie at the M-th value: no sparse matrix, the caller's dense product
+    assert real(U, 2) is None
 
 
 @pytest.mark.parametrize("kind", ["l0", "msparse"])
