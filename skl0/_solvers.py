@@ -193,7 +193,7 @@ def _keep_largest_csr(U, M):
     product costs ``M p`` instead of ``p²`` multiply-adds per row (MKL's sparse kernel on the
     CPU). The kept positions are those of :func:`_keep_largest_sorted`; ``None`` when a row
     needs ``topk``'s tie-break (a tie at the M-th value or a NaN), where the caller falls back
-    to the dense product. ``U`` must be C-contiguous with ``0 < M < n_components``.
+    to the dense product. ``U`` is a float CPU matrix and ``0 < M < n_components``.
     """
     U = U.detach()
     n, p = U.shape

@@ -294,6 +294,8 @@ def test_msparse_inference_forward_sparse_stages(tied, n_stages, dtype, monkeypa
     # and the sparse matrix is the dense selection
     U = torch.randn(40, 24, generator=torch.Generator().manual_seed(3), dtype=dtype)
     assert torch.equal(real(U, 2).to_dense(), keep_largest(U, 2))
+    Ut = U.t().contiguous().t()  # the same values, column-major
+    assert torch.equal(real(Ut, 2).to_dense(), keep_largest(U, 2))
     U[5, :] = 1.0  # a tie at the M-th value: no sparse matrix, the caller's dense product
     assert real(U, 2) is None
 
