@@ -331,9 +331,7 @@ class UnfoldedEncoder(nn.Module):
                 # with few kept entries per row the products by S take them as a sparse matrix
                 u = B
                 for St in Sts:
-                    z = _keep_largest_csr(u, M) if sparse else None
-                    if z is None:
-                        z = keep_largest(u, M)
+                    z = _keep_largest_csr(u, M) if sparse else keep_largest(u, M)
                     u = torch.addmm(B, z, St)
                 keep_largest(u, M, out=out)
 

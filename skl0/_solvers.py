@@ -187,20 +187,21 @@ def _sorted_mask(u, M):
 
 
 def _keep_largest_csr(U, M):
-    """:func:`keep_largest` of a float CPU matrix as a sparse CSR tensor, or ``None``.
+    """:func:`keep_largest` of a float CPU matrix as a sparse CSR tensor (M entries a row).
 
     For a product ``keep_largest(U, M) @ S`` when M is a small part of the row: the sparse
     product costs ``M p`` instead of ``p²`` multiply-adds per row (MKL's sparse kernel on the
-    CPU). The kept positions are those of :func:`_keep_largest_sorted`; ``None`` when a row
-    needs ``topk``'s tie-break (a tie at the M-th value or a NaN), where the caller falls back
-    to the dense product. ``U`` is a float CPU matrix and ``0 < M < n_components``.
+    CPU). The kept positions are those of :func:`_keep_largest_sorted`, ``topk``'s for the
+    rows that need its tie-break (a tie at the M-th value, a NaN; a kept zero is stored).
+    ``U`` is a float CPU matrix and ``0 < M < n_components``.
     """
     U = U.detach()
     n, p = U.shape
     u = U.numpy()
     keep, exact = _sorted_mask(u, M)
-    if not exact.all():
-        return None
+    redo = np.flatnonzero(~exact)
+    if len(redo):
+        keep[redo] = keep_largest_mask(U[torch.from_numpy(redo)], M).numpy()
     flat = np.flatnonzero(keep)  # exactly M per row, in row order
     values = torch.from_numpy(u.reshape(-1)[flat])
     cols = torch.from_numpy((flat.reshape(n, M) - np.arange(0, n * p, p)[:, None]).reshape(-1))

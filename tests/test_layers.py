@@ -296,8 +296,12 @@ def test_msparse_inference_forward_sparse_stages(tied, n_stages, dtype, monkeypa
     assert torch.equal(real(U, 2).to_dense(), keep_largest(U, 2))
     Ut = U.t().contiguous().t()  # the same values, column-major
     assert torch.equal(real(Ut, 2).to_dense(), keep_largest(U, 2))
-    U[5, :] = 1.0  # a tie at the M-th value: no sparse matrix, the caller's dense product
-    assert real(U, 2) is None
+    U[5, :] = 1.0  # a tie at the M-th value, a NaN, zeros: topk's positions
+    U[6, 3] = torch.nan
+    U[7, :] = 0.0
+    Z = real(U, 2)
+    assert torch.equal(Z.crow_indices(), torch.arange(0, 81, 2))  # M stored in every row
+    assert torch.equal(Z.to_dense().nan_to_num(7.0), keep_largest(U, 2).nan_to_num(7.0))
 
 
 @pytest.mark.parametrize("kind", ["l0", "msparse"])
