@@ -27,8 +27,8 @@ from ._solvers import _keep_largest_csr, _quiet_csr, keep_largest, keep_largest_
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
 # M-sparse eval forward on the CPU: the products by S take the kept entries as a sparse
-# matrix when at most 1/_SPARSE_STAGES of each row is kept (M = 32, one thread: 1.4x faster
-# transform at p = 512 and 1024, 5-13 % slower at p = 128 and 256; docs/performance.md)
+# matrix when at most 1/_SPARSE_STAGES of each row is kept (transform, 2 threads: 1.19-1.23x
+# faster at M/p = 1/16, 1.41x at 1/32, 1.02-1.10x at 1/8, 0.93x at 1/4; docs/performance.md)
 _SPARSE_STAGES = 16
 
 
