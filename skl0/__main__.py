@@ -52,19 +52,25 @@ def _parser():
     return parser
 
 
-def _recipe(args):
-    """The table options that change the deep encoders' recipe or the data, and their tag."""
-    given = [name for name, value in (("--n-stages", args.n_stages),
+def _table_options(args):
+    """The keyword arguments of the table1-3 options, checked once; tagged in the names."""
+    given = [name for name, value in (("--zca", args.zca), ("--targets", args.targets),
+                                      ("--n-stages", args.n_stages),
                                       ("--untied", args.untied or None),
                                       ("--n-train", args.n_train)) if value is not None]
     if not given:
         return {}
     if not args.experiment.startswith("table"):
         raise SystemExit(f"{given[0]} applies to table1, table2 and table3 only")
-    params, tag = {}, []
+    extra, params, tag = {}, {}, []
+    if args.zca is not None:
+        extra["zca"] = args.zca
+    if args.targets is not None:
+        extra["targets"] = args.targets
     if args.n_train is not None:
         if args.n_train < 1:
             raise SystemExit("--n-train must be at least 1")
+        extra["n_train"] = args.n_train
         tag.append(f"{args.n_train // 1000}k" if args.n_train % 1000 == 0
                    else f"n{args.n_train}")
     if args.n_stages is not None:
@@ -74,12 +80,10 @@ def _recipe(args):
     if args.untied:
         params["tied_stages"] = False
     if params:
-        tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
-    extra = {"tag": "_".join(tag)}
-    if params:
         extra["encoder_params"] = params
-    if args.n_train is not None:
-        extra["n_train"] = args.n_train
+        tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
+    if tag:
+        extra["tag"] = "_".join(tag)
     return extra
 
 
@@ -96,19 +100,9 @@ def main(argv=None):
         run(seed=args.seed, device=args.device, max_epochs=args.max_epochs)
         return 0
     module = importlib.import_module(EXPERIMENTS[args.experiment])
-    extra = {}
-    if args.zca is not None:
-        if not args.experiment.startswith("table"):
-            raise SystemExit("--zca applies to table1, table2 and table3 only")
-        extra["zca"] = args.zca
-    if args.targets is not None:
-        if not args.experiment.startswith("table"):
-            raise SystemExit("--targets applies to table1, table2 and table3 only")
-        extra["targets"] = args.targets
-    extra.update(_recipe(args))
     module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
                seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device,
-               **extra)
+               **_table_options(args))
     return 0
 
 
