@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 
 import torch
@@ -44,6 +45,8 @@ def _parser():
     rep.add_argument("--untied", action="store_true",
                      help="table1-3 only: untied stages (each its own S and thresholds; "
                      "default: tied, the paper's)")
+    rep.add_argument("--lr", type=float, default=None,
+                     help="table1-3 only: the deep encoders' learning rate (default 1e-3)")
     rep.add_argument("--n-train", type=int, default=None, metavar="N",
                      help="table1-3 only: a random subset of N training samples")
     rep.add_argument("--threads", type=int, default=None,
@@ -57,6 +60,7 @@ def _table_options(args):
     given = [name for name, value in (("--zca", args.zca), ("--targets", args.targets),
                                       ("--n-stages", args.n_stages),
                                       ("--untied", args.untied or None),
+                                      ("--lr", args.lr),
                                       ("--n-train", args.n_train)) if value is not None]
     if not given:
         return {}
@@ -80,8 +84,14 @@ def _table_options(args):
     if args.untied:
         params["tied_stages"] = False
     if params:
-        extra["encoder_params"] = params
         tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
+    if args.lr is not None:
+        if not 0 < args.lr < math.inf:  # also refuses nan
+            raise SystemExit("--lr must be a positive number")
+        params["lr"] = args.lr
+        tag.append(f"lr{args.lr:g}")
+    if params:
+        extra["encoder_params"] = params
     if tag:
         extra["tag"] = "_".join(tag)
     return extra

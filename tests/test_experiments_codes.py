@@ -79,12 +79,23 @@ def test_cli_recipe_options(monkeypatch):
     assert main(["reproduce", "table3", "--untied", "--n-train", "1234"]) == 0
     assert seen["encoder_params"] == {"tied_stages": False} and seen["tag"] == "n1234_K2untied"
     seen.clear()
+    assert main(["reproduce", "table2", "--n-stages", "3", "--untied", "--lr", "3e-3"]) == 0
+    assert seen["encoder_params"] == {"n_stages": 3, "tied_stages": False, "lr": 0.003}
+    assert seen["tag"] == "K3untied_lr0.003"
+    seen.clear()
+    assert main(["reproduce", "table1", "--lr", "0.0005"]) == 0
+    assert seen["encoder_params"] == {"lr": 0.0005} and seen["tag"] == "lr0.0005"
+    seen.clear()
     assert main(["reproduce", "table1"]) == 0
     assert not {"encoder_params", "tag", "n_train"} & set(seen)  # defaults: the paper's
     for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
                       (["clustering", "--n-stages", "3"], "--n-stages applies to table1"),
                       (["table1", "--n-stages", "0"], "--n-stages must be at least 1"),
-                      (["table1", "--n-train", "0"], "--n-train must be at least 1")):
+                      (["table1", "--n-train", "0"], "--n-train must be at least 1"),
+                      (["classification", "--lr", "0.01"], "--lr applies to table1"),
+                      (["table2", "--lr", "0"], "--lr must be a positive number"),
+                      (["table2", "--lr", "nan"], "--lr must be a positive number"),
+                      (["table2", "--lr", "inf"], "--lr must be a positive number")):
         with pytest.raises(SystemExit, match=msg):
             main(["reproduce", *argv])
 
