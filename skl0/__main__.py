@@ -83,7 +83,7 @@ def _table_options(args):
         params["n_stages"] = args.n_stages
     if args.untied:
         params["tied_stages"] = False
-    if params:
+    if args.n_stages is not None or args.untied:
         tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
     if args.lr is not None:
         if not 0 < args.lr < math.inf:  # also refuses nan
