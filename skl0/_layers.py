@@ -19,6 +19,8 @@ unit hard threshold, as the paper decomposes the neuron.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -449,7 +451,10 @@ class ClusteringLoss(nn.Module):
         p = logp.exp()
         conditional = -(p * logp).sum(dim=1).mean()
         mean_p = p.mean(dim=0)
-        marginal = -torch.special.xlogy(mean_p, mean_p).sum()
+        # log p̄ from the log-probabilities, not log(p̄): a cluster whose p̄ underflows to 0 in
+        # float32 would otherwise give log 0 = −inf in the gradient, and NaN weights.
+        log_mean_p = torch.logsumexp(logp, dim=0) - math.log(logp.shape[0])
+        marginal = -(mean_p * log_mean_p).sum()
         return conditional - self.balance * marginal
 
     def extra_repr(self):

@@ -127,10 +127,13 @@ class DivergenceGuard(Callback):
         self.diverged_ = True
         net.module_.load_state_dict(self.best_state_)
         epoch = len(net.history)
+        what = f"loss {loss}" if not np.isfinite(loss) else f"non-finite weights, loss {loss}"
+        advice = "Lower `lr`"
+        if not isinstance(net.optimizer_, torch.optim.Adam | torch.optim.AdamW):
+            advice += " or use optimizer='adam'"
         warnings.warn(
-            f"Training diverged at epoch {epoch} (loss {loss}); the weights of the last "
-            "finite epoch were restored and training stopped. Lower `lr` or use "
-            "optimizer='adam'.",
+            f"Training diverged at epoch {epoch} ({what}); the weights of the last finite "
+            f"epoch were restored and training stopped. {advice}.",
             ConvergenceWarning,
             stacklevel=2,
         )

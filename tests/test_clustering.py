@@ -71,6 +71,22 @@ def test_loss_formula():
         ClusteringLoss(0.0)(collapsed, None).item(), abs=1e-6)
 
 
+def test_loss_gradient_is_finite_when_a_cluster_is_empty_in_float32():
+    # p̄ of the second cluster underflows to exactly 0: log(p̄) would be -inf, its gradient NaN
+    scores = torch.tensor([[0.0, -200.0], [1.0, -200.0]], requires_grad=True)
+    assert torch.softmax(scores, dim=1)[:, 1].sum().item() == 0.0
+    loss = ClusteringLoss(1.0)(scores, None)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(scores.grad).all()
+    # and it is the same function where nothing underflows (float64 reference)
+    s64 = torch.tensor([[0.0, -20.0], [1.0, -20.0]], dtype=torch.float64)
+    p = torch.softmax(s64, dim=1)
+    pbar = p.mean(0)
+    expected = -(p * p.log()).sum(1).mean() + (pbar * pbar.log()).sum()
+    assert ClusteringLoss(1.0)(s64, None).item() == pytest.approx(expected.item(), rel=1e-12)
+
+
 def test_balance_term_prevents_collapse(blobs):
     # aggressive training: with the balance term every cluster stays in use
     X, y = blobs

@@ -252,9 +252,10 @@ def test_divergence_is_caught_never_nan(digits):
     X, _ = digits
     enc = L0Encoder(n_components=16, optimizer="sgd", lr=1e6, max_epochs=5, random_state=0,
                     device="cpu", solver_max_iter=50, dict_max_iter=2)
-    with pytest.warns(ConvergenceWarning, match="diverged"):
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
         enc.fit(X)
     assert np.isfinite(enc.transform(X)).all()
+    assert "optimizer='adam'" in str(record[0].message)  # advised only when not already Adam
 
 
 def test_optimizer_class_and_names(digits):
