@@ -49,6 +49,10 @@ def _parser():
                      help="table1-3 only: the deep encoders' learning rate (default 1e-3)")
     rep.add_argument("--n-train", type=int, default=None, metavar="N",
                      help="table1-3 only: a random subset of N training samples")
+    rep.add_argument("--augment", type=int, default=None, metavar="S",
+                     help="table1-3 only: the encoders also train on the training images "
+                     "shifted by up to S pixels (not in the paper; dictionary, test codes "
+                     "and IHT rows unchanged)")
     rep.add_argument("--threads", type=int, default=None,
                      help="torch CPU threads (default: torch's own choice; 1 is much faster "
                      "on a CPU shared with other jobs)")
@@ -61,7 +65,8 @@ def _table_options(args):
                                       ("--n-stages", args.n_stages),
                                       ("--untied", args.untied or None),
                                       ("--lr", args.lr),
-                                      ("--n-train", args.n_train)) if value is not None]
+                                      ("--n-train", args.n_train),
+                                      ("--augment", args.augment)) if value is not None]
     if not given:
         return {}
     if not args.experiment.startswith("table"):
@@ -90,6 +95,10 @@ def _table_options(args):
             raise SystemExit("--lr must be a positive number")
         params["lr"] = args.lr
         tag.append(f"lr{args.lr:g}")
+    if args.augment is not None:
+        if args.augment < 1:
+            raise SystemExit("--augment must be at least 1 (pixels)")
+        extra["augment"] = args.augment  # run() tags the names with it
     if params:
         extra["encoder_params"] = params
     if tag:

@@ -1,6 +1,7 @@
 """The code-prediction experiments (Tables 1–3) on a tiny digits case, and their CLI."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -86,8 +87,11 @@ def test_cli_recipe_options(monkeypatch):
     assert main(["reproduce", "table1", "--lr", "0.0005"]) == 0
     assert seen["encoder_params"] == {"lr": 0.0005} and seen["tag"] == "lr0.0005"
     seen.clear()
+    assert main(["reproduce", "table1", "--augment", "2", "--n-stages", "3", "--untied"]) == 0
+    assert seen["augment"] == 2 and seen["tag"] == "K3untied"  # run() appends _aug2
+    seen.clear()
     assert main(["reproduce", "table1"]) == 0
-    assert not {"encoder_params", "tag", "n_train"} & set(seen)  # defaults: the paper's
+    assert not {"encoder_params", "tag", "n_train", "augment"} & set(seen)  # the paper's
     for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
                       (["clustering", "--n-stages", "3"], "--n-stages applies to table1"),
                       (["table1", "--n-stages", "0"], "--n-stages must be at least 1"),
@@ -95,7 +99,9 @@ def test_cli_recipe_options(monkeypatch):
                       (["classification", "--lr", "0.01"], "--lr applies to table1"),
                       (["table2", "--lr", "0"], "--lr must be a positive number"),
                       (["table2", "--lr", "nan"], "--lr must be a positive number"),
-                      (["table2", "--lr", "inf"], "--lr must be a positive number")):
+                      (["table2", "--lr", "inf"], "--lr must be a positive number"),
+                      (["table1", "--augment", "0"], "--augment must be at least 1"),
+                      (["clustering", "--augment", "1"], "--augment applies to table1")):
         with pytest.raises(SystemExit, match=msg):
             main(["reproduce", *argv])
 
@@ -156,3 +162,57 @@ def test_bad_arguments(tmp_path):
         codes.load_dataset("digits", zca=-1.0)
     with pytest.raises(ValueError, match="targets must be one of"):
         codes.run("table1", dataset="digits", output_dir=tmp_path, targets="omp")
+
+
+def test_shifted_copies_against_a_loop():
+    rng = np.random.default_rng(0)
+    imgs = rng.standard_normal((3, 4 * 5))
+    out = codes._shifted_copies(imgs, (4, 5), 1)
+    assert out.shape == (8 * 3, 20)
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    for k, (dy, dx) in enumerate(shifts):
+        for n in range(3):
+            img, ref = imgs[n].reshape(4, 5), np.zeros((4, 5))
+            for i in range(4):
+                for j in range(5):
+                    if 0 <= i - dy < 4 and 0 <= j - dx < 5:
+                        ref[i, j] = img[i - dy, j - dx]  # pixel (i, j) comes from (i-dy, j-dx)
+            np.testing.assert_array_equal(out[k * 3 + n].reshape(4, 5), ref)
+    assert codes._shifted_copies(imgs, (4, 5), 2).shape == (24 * 3, 20)
+
+
+def test_shifted_training_set_and_a_table_trained_on_it(tmp_path):
+    Xtr, _, _ = codes.load_dataset("digits", seed=0, n_train=300)
+    X_extra = codes.shifted_training_set("digits", max_shift=1, seed=0, n_train=300)
+    assert X_extra.dtype == np.float32 and X_extra.shape == (8 * 300, 64)
+    # the raw images are the training set's, row for row; the copies are preprocessed alike
+    _, _, _, raw, shape, prepare = codes._load("digits", 0, 300, None)
+    np.testing.assert_allclose(prepare(raw), Xtr, rtol=1e-6)
+    np.testing.assert_allclose(X_extra[:300], prepare(codes._shifted_copies(raw, shape, 1)[:300]),
+                               rtol=1e-6)
+    kw = dict(dataset="digits", n_components=[16], seed=0, quick=True, output_dir=tmp_path,
+              device="cpu", **{**TINY, "max_epochs": 5})
+    plain = {r["method"]: r for r in codes.run("table1", **kw)}
+    aug = {r["method"]: r for r in codes.run("table1", augment=1, **kw)}
+    md = (tmp_path / "table1_digits_aug1.md").read_text(encoding="utf-8")
+    assert "2400 copies of their images shifted by up to 1 pixels" in md
+    # the same dictionary, test codes and IHT rows; the encoders trained on more data
+    for method in ("IHT (10 iterations)", "Optimal codes (target)"):
+        assert aug[method]["prediction_error_pct"] == plain[method]["prediction_error_pct"]
+        assert aug[method]["objective_mean"] == plain[method]["objective_mean"]
+    deep = "Deep ℓ0 encoder"
+    assert aug[deep]["prediction_error_pct"] != plain[deep]["prediction_error_pct"]
+    assert aug[deep]["n_train"] == plain[deep]["n_train"] == 300
+    assert json.loads(aug[deep]["settings"])["augment"] == 1
+    assert "augment" not in json.loads(plain[deep]["settings"])
+
+
+def test_bad_augment(tmp_path):
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="augment must be a non-negative integer"):
+            codes.run("table1", dataset="digits", output_dir=tmp_path, augment=bad)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        codes.run("table1", dataset="digits", output_dir=tmp_path, augment=1, zca=0.1)
+    for bad in (0, 8, 2.0):
+        with pytest.raises(ValueError, match="max_shift must be"):
+            codes.shifted_training_set("digits", max_shift=bad)

