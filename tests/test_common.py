@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks over every public estimator of skl0."""
 
+import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skl0
@@ -27,7 +28,16 @@ def _estimators():
 
 # Checks that cannot hold exactly for float32 computation on the device, each with the
 # looser test of the same property that replaces it.
-_EXPECTED_FAILED = {}
+_FLOAT32_ORDER = (
+    "float32 logits: a row's rounding can depend on its place in the batch (seen with one "
+    "thread: relative differences of 2e-7 against the check's float64 rtol of 1e-7); "
+    "test_wrappers_predictions_do_not_depend_on_sample_order_or_batch checks it to float32 "
+    "precision")
+_EXPECTED_FAILED = {
+    name: {"check_methods_sample_order_invariance": _FLOAT32_ORDER,
+           "check_methods_subset_invariance": _FLOAT32_ORDER}
+    for name in ("L0Classifier", "L0Clusterer")
+}
 
 
 def _expected_failed(estimator):
@@ -37,3 +47,23 @@ def _expected_failed(estimator):
 @parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_wrappers_predictions_do_not_depend_on_sample_order_or_batch():
+    # the looser form of the two checks listed in _EXPECTED_FAILED: float32 precision
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=60, centers=3, n_features=5, random_state=0)
+    perm = np.random.default_rng(0).permutation(len(X))
+    for est in _estimators()[3:]:
+        est.fit(X, y) if type(est).__name__ == "L0Classifier" else est.fit(X)
+        proba = est.predict_proba(X)
+        np.testing.assert_allclose(est.predict_proba(X[perm]), proba[perm], rtol=1e-5,
+                                   atol=1e-7)
+        one_by_one = np.vstack([est.predict_proba(X[i:i + 1]) for i in range(len(X))])
+        np.testing.assert_allclose(one_by_one, proba, rtol=1e-5, atol=1e-7)
+        # labels may differ only where two probabilities tie to float32 precision
+        top2 = np.sort(proba, axis=1)[:, -2:]
+        clear = top2[:, 1] - top2[:, 0] > 1e-5
+        np.testing.assert_array_equal(est.predict(X[perm])[clear[perm]],
+                                      est.predict(X)[perm][clear[perm]])
