@@ -160,7 +160,7 @@ def _shifted_copies(images, shape, max_shift):
             moved[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
                 imgs[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
             out.append(moved.reshape(len(imgs), h * w))
-    return np.concatenate(out) if out else np.empty((0, h * w), dtype=imgs.dtype)
+    return np.concatenate(out)
 
 
 def _load(dataset, seed, n_train, n_test):
@@ -246,17 +246,17 @@ def shifted_training_set(dataset, *, max_shift, seed=0, n_train=None):
     -------
     X_extra : ndarray of float32, shape (n_extra, n_features)
     """
+    return _shifted_set(*_load(dataset, seed, n_train, None)[3:], max_shift)
+
+
+def _shifted_set(raw_train, shape, prepare, max_shift):
+    """:func:`shifted_training_set` from what :func:`_load` returned."""
     if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral) \
             or max_shift < 1:
         raise ValueError(f"max_shift must be a positive integer, got {max_shift!r}")
-    _, _, _, raw_tr, shape, prepare = _load(dataset, seed, n_train, None)
     if max_shift >= min(shape):
         raise ValueError(f"max_shift must be below the image size {shape}, got {max_shift}")
-    copies = _shifted_copies(raw_tr, shape, int(max_shift))
-    if prepare is preprocess_patches:
-        X = preprocess_patches(copies)
-    else:
-        X = prepare(copies)
+    X = prepare(_shifted_copies(raw_train, shape, int(max_shift)))
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
@@ -705,18 +705,21 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    Xtr, Xte, desc = load_dataset(dataset, seed=seed, n_train=settings["n_train"],
-                                  n_test=settings["n_test"], zca=zca)
+    X_extra = None
+    if augment:  # one load for both (augment excludes zca)
+        Xtr, Xte, desc, *raw = _load(dataset, seed, settings["n_train"], settings["n_test"])
+        Xtr, Xte = np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte)
+        X_extra = _shifted_set(*raw, int(augment))
+    else:
+        Xtr, Xte, desc = load_dataset(dataset, seed=seed, n_train=settings["n_train"],
+                                      n_test=settings["n_test"], zca=zca)
     data_key = [dataset, seed, settings["n_train"], settings["n_test"], Xtr.shape, Xte.shape]
     if zca is not None:
         data_key.append(["zca", float(zca)])
         tag = f"zca{zca:g}" + (f"_{tag}" if tag else "")
     if targets != "htp":  # the dictionary is the same; the targets and rows are not
         tag = f"{targets}-targets" + (f"_{tag}" if tag else "")
-    X_extra = None
     if augment:
-        X_extra = shifted_training_set(dataset, max_shift=int(augment), seed=seed,
-                                       n_train=settings["n_train"])
         tag = (f"{tag}_" if tag else "") + f"aug{augment}"
     mapping = (f"λ = {PAPER_LAMBDA} in the paper's convention (objective ‖x − Da‖² + λ‖a‖₀, "
                f"threshold λ^0.5 at unit step) is alpha = {ALPHA} in skl0's "
