@@ -450,11 +450,10 @@ class ClusteringLoss(nn.Module):
         logp = torch.log_softmax(scores, dim=1)
         p = logp.exp()
         conditional = -(p * logp).sum(dim=1).mean()
-        mean_p = p.mean(dim=0)
         # log p̄ from the log-probabilities, not log(p̄): a cluster whose p̄ underflows to 0 in
         # float32 would otherwise give log 0 = −inf in the gradient, and NaN weights.
         log_mean_p = torch.logsumexp(logp, dim=0) - math.log(logp.shape[0])
-        marginal = -(mean_p * log_mean_p).sum()
+        marginal = -(log_mean_p.exp() * log_mean_p).sum()
         return conditional - self.balance * marginal
 
     def extra_repr(self):
