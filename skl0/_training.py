@@ -15,7 +15,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import assert_all_finite
 from skorch import NeuralNet
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 
@@ -151,6 +152,26 @@ def _batch_loader(dataset, batch_size=128, shuffle=False, **kwargs):
     sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
     batches = BatchSampler(sampler, int(batch_size), drop_last=False)
     return DataLoader(dataset, batch_size=None, sampler=batches, **kwargs)
+
+
+def split_and_callbacks(train_split, patience, random_state, *, stratified):
+    """skorch's ``train_split`` and an early-stopping callback from the estimator parameters.
+
+    ``train_split``: a fraction in (0, 1) becomes a :class:`~skorch.dataset.ValidSplit`
+    seeded by ``random_state`` (``stratified`` for classifiers); a callable is used as is;
+    ``None`` trains on everything. ``patience``: skorch's :class:`~skorch.callbacks.EarlyStopping`
+    on ``valid_loss`` (``train_loss`` without a split), restoring the best epoch's weights
+    at the end of training; ``None`` adds no callback.
+    """
+    if isinstance(train_split, numbers.Real):
+        seed = torch_seed(random_state) % (2**32) if random_state is not None else None
+        train_split = ValidSplit(float(train_split), stratified=stratified, random_state=seed)
+    callbacks = []
+    if patience is not None:
+        monitor = "valid_loss" if train_split is not None else "train_loss"
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor=monitor, patience=int(patience), load_best=True)))
+    return callbacks, train_split
 
 
 def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max_epochs=10,

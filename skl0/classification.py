@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -15,8 +15,6 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 
 from ._layers import EncoderHead
 from ._training import (
@@ -26,7 +24,7 @@ from ._training import (
     fit_net,
     resolve_device,
     resolve_optimizer,
-    torch_seed,
+    split_and_callbacks,
 )
 from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES, L0Encoder
 
@@ -182,8 +180,7 @@ default="adam"
 
     _parameter_constraints: dict = {
         **_WRAPPER_CONSTRAINTS,
-        "train_split": [None, Interval(Real, 0, 1, closed="neither"), callable],
-        "patience": [None, Interval(Integral, 1, None, closed="left")],
+        **{key: _COMMON_CONSTRAINTS[key] for key in ("train_split", "patience")},
     }
 
     def __init__(self, encoder=None, *, max_epochs=50, batch_size=128, lr=1e-3, optimizer="adam",
@@ -237,7 +234,8 @@ default="adam"
         module = EncoderHead(trunk, len(self.classes_))
         module.init_head(*self._logistic_init(self.encoder_.transform(X), y_index))
 
-        callbacks, train_split = self._split_and_callbacks()
+        callbacks, train_split = split_and_callbacks(
+            self.train_split, self.patience, self.random_state, stratified=True)
         net = build_net(
             module,
             torch.nn.CrossEntropyLoss(),
@@ -272,19 +270,6 @@ default="adam"
             coef = np.vstack([-coef / 2, coef / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         return coef, intercept
-
-    def _split_and_callbacks(self):
-        train_split = self.train_split
-        if isinstance(train_split, Real):
-            seed = torch_seed(self.random_state) % (2**32) if self.random_state is not None \
-                else None
-            train_split = ValidSplit(float(train_split), stratified=True, random_state=seed)
-        callbacks = []
-        if self.patience is not None:
-            monitor = "valid_loss" if train_split is not None else "train_loss"
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor=monitor, patience=self.patience, load_best=True)))
-        return callbacks, train_split
 
     def _logits(self, X):
         check_is_fitted(self, "net_")

@@ -27,6 +27,7 @@ from ._training import (
     fit_net,
     resolve_device,
     resolve_optimizer,
+    split_and_callbacks,
     torch_seed,
 )
 
@@ -42,6 +43,8 @@ _COMMON_CONSTRAINTS = {
     "lr_decay": [Interval(Real, 0, 1, closed="right")],
     "solver_max_iter": [Interval(Integral, 1, None, closed="left")],
     "dict_max_iter": [Interval(Integral, 1, None, closed="left")],
+    "train_split": [None, Interval(Real, 0, 1, closed="neither"), callable],
+    "patience": [None, Interval(Integral, 1, None, closed="left")],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -148,6 +151,8 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return _unit_norm_atoms(C, torch_seed(self.random_state))
 
     def _build_net(self, module, criterion, device):
+        callbacks, train_split = split_and_callbacks(
+            self.train_split, self.patience, self.random_state, stratified=False)
         return build_net(
             module,
             criterion,
@@ -158,6 +163,8 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             batch_size=self.batch_size,
             device=device,
             verbose=int(self.verbose),
+            callbacks=callbacks,
+            train_split=train_split,
             **self._sigma_kwargs(),
         )
 
@@ -273,10 +280,24 @@ default="adam"
         (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
         its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
         unit norm).
+    train_split : float in (0, 1), callable or None, default=None
+        Validation split of the training samples, as skorch's ``train_split``: a fraction
+        holds out that share of the samples at random (a ``skorch.dataset.ValidSplit``
+        seeded by ``random_state``); a callable (e.g. a ``ValidSplit``) is used as is;
+        ``None`` trains on everything. The held-out samples still shape the dictionary
+        and get their optimal codes; the net does not train on them, and
+        ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
+        computed as ``transform`` computes codes (exact HELU / max-M).
+    patience : int or None, default=None
+        Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
+        ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
+        ``patience`` epochs, and keep the weights of its best epoch (also when
+        ``max_epochs`` ends the training first). ``None``: off.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
-        Seeds dictionary learning and the shuffling of training batches.
+        Seeds dictionary learning, the validation split (``train_split``) and the
+        shuffling of training batches.
     verbose : int, default=0
         ``1`` prints skorch's epoch table and a progress bar for the solver.
 """
@@ -369,7 +390,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
                  dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
-                 device="auto", random_state=None, verbose=0):
+                 train_split=None, patience=None, device="auto", random_state=None, verbose=0):
         self.n_components = n_components
         self.alpha = alpha
         self.n_stages = n_stages
@@ -384,6 +405,8 @@ class L0Encoder(_BaseUnfoldedEncoder):
         self.sigma_decay = sigma_decay
         self.solver_max_iter = solver_max_iter
         self.dict_max_iter = dict_max_iter
+        self.train_split = train_split
+        self.patience = patience
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -456,8 +479,8 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
                  dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
-                 solver_max_iter=1000, dict_max_iter=10, device="auto", random_state=None,
-                 verbose=0):
+                 solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
+                 device="auto", random_state=None, verbose=0):
         self.n_components = n_components
         self.n_nonzero_coefs = n_nonzero_coefs
         self.n_stages = n_stages
@@ -470,6 +493,8 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         self.lr_decay = lr_decay
         self.solver_max_iter = solver_max_iter
         self.dict_max_iter = dict_max_iter
+        self.train_split = train_split
+        self.patience = patience
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -549,8 +574,8 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
     def __init__(self, n_components=None, *, alpha=0.35, n_stages=2, tied_stages=True,
                  dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
-                 solver_max_iter=1000, dict_max_iter=10, device="auto", random_state=None,
-                 verbose=0):
+                 solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
+                 device="auto", random_state=None, verbose=0):
         self.n_components = n_components
         self.alpha = alpha
         self.n_stages = n_stages
@@ -563,6 +588,8 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
         self.lr_decay = lr_decay
         self.solver_max_iter = solver_max_iter
         self.dict_max_iter = dict_max_iter
+        self.train_split = train_split
+        self.patience = patience
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -361,3 +361,57 @@ def test_untied_stages_train_apart(sparse_problem):
     assert not np.allclose(enc.thresholds_[0], enc.thresholds_[2])
     codes = enc.transform(X)
     assert codes.shape == (len(X), 16) and np.isfinite(codes).all()
+
+
+def _last_quarter_split(dataset, y=None, **fit_params):
+    """A skorch ``train_split`` that holds out the last quarter of the rows, in order."""
+    n = len(dataset)
+    cut = n - n // 4
+    return (torch.utils.data.Subset(dataset, range(cut)),
+            torch.utils.data.Subset(dataset, range(cut, n)))
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_validation_loss_is_transform_error_and_best_epoch_is_kept(make, digits):
+    X, _ = digits
+    # a large learning rate and no early stop: the validation loss goes up and down, and
+    # the weights of its best epoch must be back in place when max_epochs ends the training
+    enc = make(max_epochs=12, lr=0.1, lr_decay=1.0, batch_size=16,
+               train_split=_last_quarter_split, patience=12).fit(X)
+    valid = np.asarray(enc.history_[:, "valid_loss"])
+    assert len(valid) == 12
+    assert np.argmin(valid) < len(valid) - 1  # otherwise the test checks no restoring
+    train_batches = sum(b.get("train_batch_size", 0) for b in enc.history_[-1, "batches"])
+    assert train_batches == 300
+    Xt = torch.as_tensor(X.astype(np.float32))
+    Ct = torch.as_tensor(enc.components_, dtype=torch.float32)
+    targets = enc._targets(Xt, Ct, enc.step_).numpy()
+    mse = np.mean((enc.transform(X[300:].astype(np.float32)) - targets[300:]) ** 2)
+    assert mse == pytest.approx(valid.min(), rel=1e-4)
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_validation_fraction_is_seeded_and_stops_early(make, digits):
+    X, _ = digits
+    fits = [make(max_epochs=40, lr=0.1, batch_size=16, train_split=0.25, patience=2).fit(X)
+            for _ in range(2)]
+    for enc in fits:
+        assert len(enc.history_) < 40
+        assert sum(b.get("train_batch_size", 0) for b in enc.history_[-1, "batches"]) == 300
+        assert sum(b.get("valid_batch_size", 0) for b in enc.history_[-1, "batches"]) == 100
+    np.testing.assert_array_equal(fits[0].history_[:, "valid_loss"],
+                                  fits[1].history_[:, "valid_loss"])
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"train_split": 1.0}, "train_split"),
+    ({"train_split": 0}, "train_split"),
+    ({"train_split": "0.2"}, "train_split"),
+    ({"patience": 0}, "patience"),
+    ({"patience": 1.5}, "patience"),
+])
+def test_validation_parameter_errors(params, match, sparse_problem):
+    X, _ = sparse_problem
+    with pytest.raises(ValueError, match=match):
+        L0Encoder(8, **{**FAST, **params}).fit(X)
