@@ -187,8 +187,8 @@ def test_experiment_runs_and_writes_its_table(tmp_path, monkeypatch):
     assert "L0Classifier (Deep M-Sparse (M = 10))" in methods
     assert not any("M = 20" in m for m in methods)  # M > p is left out
     assert all(0 <= r["error"] < 0.9 for r in rows)
-    assert (tmp_path / "classification.md").read_text().count("\n|") == len(rows) + 2
-    assert (tmp_path / "classification.csv").exists()
+    assert (tmp_path / "classification_digits.md").read_text().count("\n|") == len(rows) + 2
+    assert (tmp_path / "classification_digits.csv").exists()
 
 
 def test_experiment_uses_fashion_mnists_own_split(monkeypatch):

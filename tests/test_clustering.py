@@ -138,4 +138,4 @@ def test_experiment_runs_and_writes_its_table(tmp_path, monkeypatch):
     assert methods[0] == "KMeans (pixels)"
     assert "L0Clusterer (Deep l0-Regularized)" in methods
     assert all(0 <= r["error"] < 0.9 for r in rows)
-    assert (tmp_path / "clustering.csv").exists()
+    assert (tmp_path / "clustering_digits.csv").exists()

@@ -216,3 +216,17 @@ def test_bad_augment(tmp_path):
     for bad in (0, 8, 2.0):
         with pytest.raises(ValueError, match="max_shift must be"):
             codes.shifted_training_set("digits", max_shift=bad)
+
+
+def test_other_seeds_get_their_own_files(tmp_path):
+    tiny = {**TINY, "max_epochs": 2}
+    for seed in (0, 1):
+        codes.run("table1", dataset="digits", n_components=[16], seed=seed, quick=True,
+                  output_dir=tmp_path, device="cpu", **tiny)
+    seed0 = (tmp_path / "table1_digits.md").read_text(encoding="utf-8")
+    seed1 = (tmp_path / "table1_digits_seed1.md").read_text(encoding="utf-8")
+    assert "seed 0" in seed0 and "seed 1" in seed1
+    for suffix in (".csv", "_vs_p.png", "_vs_iter.png"):
+        assert (tmp_path / f"table1_digits_seed1{suffix}").is_file()
+    with open(tmp_path / "table1_digits_seed1.csv", encoding="utf-8") as f:
+        assert {row["seed"] for row in csv.DictReader(f)} == {"1"}

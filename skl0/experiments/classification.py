@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .. import L0Classifier, L0Encoder, LISTAEncoder, MSparseEncoder
 from .. import classification as _classification
 from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
+from . import result_stem
 
 DATASETS = ("digits", "mnist5k", "fashion")
 M_VALUES = (10, 20, 30)
@@ -123,8 +124,8 @@ def _logistic(X, y):
         return LogisticRegression(max_iter=1000).fit(X, y)
 
 
-def write_table(rows, n_components, output_dir, experiment, title, metric):
-    """Print a method × p table of ``metric`` (percent) and write ``.md`` and ``.csv``."""
+def write_table(rows, n_components, output_dir, stem, title, metric):
+    """Print a method × p table of ``metric`` (percent); write ``stem.md`` and ``stem.csv``."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     cell = {(r["method"], r["p"]): r[metric] for r in rows}
     header = "| method | " + " | ".join(f"p = {p}" for p in n_components) + " |"
@@ -137,8 +138,8 @@ def write_table(rows, n_components, output_dir, experiment, title, metric):
     print(text)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{experiment}.md").write_text(text)
-    with open(out / f"{experiment}.csv", "w", newline="") as f:
+    (out / f"{stem}.md").write_text(text)
+    with open(out / f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -184,5 +185,6 @@ def run(experiment="classification", *, dataset=None, n_components=(128, 256, 51
     rows = sort_rows(rows, "LogisticRegression (pixels)")
     title = (f"Classification test error (%) on {dataset} ({descr}; {len(y_train)} train / "
              f"{len(y_test)} test, seed {seed}{', quick' if quick else ''})")
-    write_table(rows, n_components, output_dir, experiment, title, "error")
+    write_table(rows, n_components, output_dir, result_stem(experiment, dataset, seed=seed),
+                title, "error")
     return rows

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .. import L0Clusterer, L0Encoder, MSparseEncoder
 from .. import clustering as _clustering
 from ..metrics import clustering_error
+from . import result_stem
 from .classification import (
     M_VALUES,
     load,
@@ -76,5 +77,6 @@ def run(experiment="clustering", *, dataset=None, n_components=(128, 256, 512), 
     rows = sort_rows(rows, "KMeans (pixels)")
     title = (f"Clustering error (%) on {dataset} ({descr}; {len(y)} samples, {k} clusters, "
              f"seed {seed}{', quick' if quick else ''})")
-    write_table(rows, n_components, output_dir, experiment, title, "error")
+    write_table(rows, n_components, output_dir, result_stem(experiment, dataset, seed=seed),
+                title, "error")
     return rows

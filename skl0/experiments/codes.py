@@ -18,9 +18,10 @@ dictionary and targets), OMP from scikit-learn (M-sparse tables) and the optimal
 themselves. Every row also reports the mean objective (eq. 1 or eq. 2) its codes reach on the
 test set, since the optimal codes are one local minimum among many.
 
-Outputs, in ``output_dir``: ``<experiment>_<dataset>.md`` and ``.csv``, and two figures
-``<experiment>_<dataset>_vs_p.png`` (error against p) and ``<experiment>_<dataset>_vs_iter.png``
-(error against iterations, the encoders as points at their number of stages). Dictionaries,
+Outputs, in ``output_dir``: ``<stem>.md`` and ``.csv``, and two figures ``<stem>_vs_p.png``
+(error against p) and ``<stem>_vs_iter.png`` (error against iterations, the encoders as points
+at their number of stages), where the stem is ``<experiment>_<dataset>``, then the variant's
+tag (``_paper-targets``, ``_K3untied``, …) and ``_seed<S>`` for a seed other than 0. Dictionaries,
 optimal codes and the rows of each p are cached in ``output_dir/.cache``, so table3 after table2
 (or a rerun with the same settings) reuses them; delete that folder to recompute.
 """
@@ -50,6 +51,7 @@ from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spec
 from .._training import batched_forward, build_net, fit_net, resolve_device
 from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
 from ..metrics import code_prediction_error, support_error
+from . import result_stem
 
 __all__ = ["run", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
 
@@ -568,7 +570,7 @@ def _print_table(experiment, rows, ps):
         print(line)
 
 
-def _figures(experiment, dataset, rows, ps, out):
+def _figures(experiment, stem, rows, ps, out):
     try:
         from matplotlib.figure import Figure
     except ImportError:  # matplotlib is an optional dependency
@@ -589,9 +591,9 @@ def _figures(experiment, dataset, rows, ps, out):
     ax.set_xticks(ps, [str(p) for p in ps])
     ax.set_xlabel("dictionary size p")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{experiment}, {dataset}")
+    ax.set_title(stem)
     ax.legend(fontsize="small")
-    path = out / f"{experiment}_{dataset}_vs_p.png"
+    path = out / f"{stem}_vs_p.png"
     fig.savefig(path, dpi=120)
     paths.append(path)
 
@@ -613,9 +615,9 @@ def _figures(experiment, dataset, rows, ps, out):
                            label=f"{'deep' if deep else 'baseline'}, p={p}")
     ax.set_xlabel("iterations (IHT) / stages or hidden layers (encoders)")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{experiment}, {dataset}: error against iterations")
+    ax.set_title(f"{stem}: error against iterations")
     ax.legend(fontsize="x-small", ncol=2)
-    path = out / f"{experiment}_{dataset}_vs_iter.png"
+    path = out / f"{stem}_vs_iter.png"
     fig.savefig(path, dpi=120)
     paths.append(path)
     return paths
@@ -759,7 +761,7 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
                 rows.append(r)
     elapsed = time.perf_counter() - t0
 
-    stem = f"{experiment}_{dataset}" + (f"_{tag}" if tag else "")
+    stem = result_stem(experiment, dataset, seed=seed, tag=tag)
     header = [
         f"Data: {desc}; {len(Xtr)} training and {len(Xte)} test samples"
         + (" (quick run)." if quick else "."),
@@ -781,7 +783,7 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    _figures(experiment, dataset if not tag else f"{dataset}_{tag}", rows, ps, out)
+    _figures(experiment, stem, rows, ps, out)
     print()
     print(f"{_TITLES[experiment]} — {dataset} ({elapsed:.0f} s)")
     _print_table(experiment, rows, ps)
