@@ -49,6 +49,13 @@ def _parser():
                      help="table1-3 only: the deep encoders' learning rate (default 1e-3)")
     rep.add_argument("--n-train", type=int, default=None, metavar="N",
                      help="table1-3 only: a random subset of N training samples")
+    rep.add_argument("--valid", type=float, default=None, metavar="F",
+                     help="table1-3 only: hold out a fraction F of the training samples as "
+                     "the deep encoders' validation set (their train_split)")
+    rep.add_argument("--patience", type=int, default=None, metavar="N",
+                     help="table1-3 only: the deep encoders stop when the validation loss "
+                     "(the training loss without --valid) has not improved for N epochs, "
+                     "and keep their best epoch")
     rep.add_argument("--augment", type=int, default=None, metavar="S",
                      help="table1-3 only: the encoders also train on the training images "
                      "shifted by up to S pixels (not in the paper; dictionary, test codes "
@@ -66,6 +73,8 @@ def _table_options(args):
                                       ("--untied", args.untied or None),
                                       ("--lr", args.lr),
                                       ("--n-train", args.n_train),
+                                      ("--valid", args.valid),
+                                      ("--patience", args.patience),
                                       ("--augment", args.augment)) if value is not None]
     if not given:
         return {}
@@ -95,6 +104,19 @@ def _table_options(args):
             raise SystemExit("--lr must be a positive number")
         params["lr"] = args.lr
         tag.append(f"lr{args.lr:g}")
+    if args.valid is not None:
+        if not 0 < args.valid < 1:  # also refuses nan
+            raise SystemExit("--valid must be a fraction between 0 and 1")
+        if args.augment is not None:
+            raise SystemExit("--valid cannot be used with --augment (shifted copies of a "
+                             "training image would be validation samples)")
+        params["train_split"] = args.valid
+        tag.append(f"val{args.valid:g}")
+    if args.patience is not None:
+        if args.patience < 1:
+            raise SystemExit("--patience must be at least 1")
+        params["patience"] = args.patience
+        tag.append(f"pat{args.patience}")
     if args.augment is not None:
         if args.augment < 1:
             raise SystemExit("--augment must be at least 1 (pixels)")

@@ -90,6 +90,15 @@ def test_cli_recipe_options(monkeypatch):
     assert main(["reproduce", "table1", "--augment", "2", "--n-stages", "3", "--untied"]) == 0
     assert seen["augment"] == 2 and seen["tag"] == "K3untied"  # run() appends _aug2
     seen.clear()
+    assert main(["reproduce", "table1", "--n-stages", "3", "--untied", "--valid", "0.1",
+                 "--patience", "10"]) == 0
+    assert seen["encoder_params"] == {"n_stages": 3, "tied_stages": False,
+                                      "train_split": 0.1, "patience": 10}
+    assert seen["tag"] == "K3untied_val0.1_pat10"
+    seen.clear()
+    assert main(["reproduce", "table2", "--patience", "5"]) == 0
+    assert seen["encoder_params"] == {"patience": 5} and seen["tag"] == "pat5"
+    seen.clear()
     assert main(["reproduce", "table1"]) == 0
     assert not {"encoder_params", "tag", "n_train", "augment"} & set(seen)  # the paper's
     for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
@@ -101,7 +110,12 @@ def test_cli_recipe_options(monkeypatch):
                       (["table2", "--lr", "nan"], "--lr must be a positive number"),
                       (["table2", "--lr", "inf"], "--lr must be a positive number"),
                       (["table1", "--augment", "0"], "--augment must be at least 1"),
-                      (["clustering", "--augment", "1"], "--augment applies to table1")):
+                      (["clustering", "--augment", "1"], "--augment applies to table1"),
+                      (["table1", "--valid", "1"], "--valid must be a fraction"),
+                      (["table1", "--valid", "nan"], "--valid must be a fraction"),
+                      (["table1", "--valid", "0.1", "--augment", "1"], "with --augment"),
+                      (["table1", "--patience", "0"], "--patience must be at least 1"),
+                      (["classification", "--patience", "3"], "--patience applies to")):
         with pytest.raises(SystemExit, match=msg):
             main(["reproduce", *argv])
 
@@ -230,3 +244,17 @@ def test_other_seeds_get_their_own_files(tmp_path):
         assert (tmp_path / f"table1_digits_seed1{suffix}").is_file()
     with open(tmp_path / "table1_digits_seed1.csv", encoding="utf-8") as f:
         assert {row["seed"] for row in csv.DictReader(f)} == {"1"}
+
+
+def test_a_table_with_the_recipe_options(tmp_path):
+    params = {"n_stages": 3, "tied_stages": False, "train_split": 0.2, "patience": 3}
+    rows = codes.run("table1", dataset="digits", n_components=[16], seed=0, quick=True,
+                     output_dir=tmp_path, device="cpu", encoder_params=params,
+                     tag="K3untied_val0.2_pat3", **TINY)
+    deep = next(r for r in rows if r["method"] == "Deep ℓ0 encoder")
+    assert deep["n_iter"] == 3
+    assert json.loads(deep["settings"])["train_split"] == 0.2
+    assert 3 < deep["epochs"] < TINY["max_epochs"]  # stopped early, after patience + 1
+    assert deep["prediction_error_pct"] < next(
+        r for r in rows if r["method"] == "IHT (2 iterations)")["prediction_error_pct"]
+    assert (tmp_path / "table1_digits_K3untied_val0.2_pat3.md").is_file()

@@ -105,7 +105,7 @@ _QUICK = {"n_train": 2000, "n_test": 500, "max_p": 128, "max_epochs": 30,
 _CSV_FIELDS = [
     "experiment", "dataset", "n_components", "method", "kind", "n_iter",
     "prediction_error_pct", "support_error", "objective_mean", "nnz_mean",
-    "train_prediction_error_pct", "fit_s", "encode_s", "n_train", "n_test", "alpha",
+    "train_prediction_error_pct", "fit_s", "encode_s", "epochs", "n_train", "n_test", "alpha",
     "n_nonzero_coefs", "seed", "settings",
 ]
 
@@ -458,7 +458,7 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     Xte_t = torch.as_tensor(Xte, device=device)
     rows = []
 
-    def add(method, kind, A, n_iter="", fit_s="", encode_s="", train_A=None):
+    def add(method, kind, A, n_iter="", fit_s="", encode_s="", train_A=None, epochs=""):
         A = np.asarray(A, dtype=np.float64)
         rows.append({
             "method": method, "kind": kind, "n_iter": n_iter, "n_components": p,
@@ -468,7 +468,7 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
             "nnz_mean": float(np.count_nonzero(A, axis=1).mean()),
             "train_prediction_error_pct": ("" if train_A is None
                                            else 100 * code_prediction_error(Atr, train_A)),
-            "fit_s": fit_s, "encode_s": encode_s,
+            "fit_s": fit_s, "encode_s": encode_s, "epochs": epochs,
         })
         if progress is not None:
             progress.set_postfix_str(f"p={p} {method}")
@@ -487,7 +487,8 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
                                              seed=seed, device=device))
     A, t = _timed(lambda: batched_forward(net.module_, Xte, net.device, np.float32))
     add("Baseline encoder", "encoder", A, n_iter=3, fit_s=t_fit, encode_s=t,
-        train_A=batched_forward(net.module_, Xtr, net.device, np.float32))
+        train_A=batched_forward(net.module_, Xtr, net.device, np.float32),
+        epochs=len(net.history))
 
     params = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
     enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xfit, Afit, seed=seed,
@@ -495,7 +496,7 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     A, t = _timed(lambda: enc.transform(Xte))
     name = "Deep ℓ0 encoder" if problem == "l0" else "Deep M-sparse encoder"
     add(name, "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
-        train_A=enc.transform(Xtr))
+        train_A=enc.transform(Xtr), epochs=len(enc.history_))
 
     if problem == "msparse":
         A, t = _timed(lambda: sk_sparse_encode(Xte.astype(np.float64), C.astype(np.float64),
