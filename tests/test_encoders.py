@@ -256,6 +256,11 @@ def test_divergence_is_caught_never_nan(digits):
         enc.fit(X)
     assert np.isfinite(enc.transform(X)).all()
     assert "optimizer='adam'" in str(record[0].message)  # advised only when not already Adam
+    # with a validation split and early stopping the guard still has the last word
+    enc.set_params(train_split=0.25, patience=2)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        enc.fit(X)
+    assert np.isfinite(enc.transform(X)).all()
 
 
 def test_optimizer_class_and_names(digits):
