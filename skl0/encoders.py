@@ -24,6 +24,7 @@ from ._training import (
     as_float32,
     batched_forward,
     build_net,
+    check_float32_scale,
     fit_net,
     resolve_device,
     resolve_optimizer,
@@ -72,7 +73,9 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data, dense (sparse matrices are rejected with a ``TypeError``;
-            call ``.toarray()``). At least 2 samples.
+            call ``.toarray()``). At least 2 samples, on a scale float32 carries (a
+            ``ValueError`` says when to rescale: squares that underflow, or a sample's
+            squared norm that overflows).
         y : Ignored
             Present for API consistency.
 
@@ -82,6 +85,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             The fitted encoder.
         """
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
+        check_float32_scale(X)
         self._check_params_vs_data(X)
         device = resolve_device(self.device)
         resolve_optimizer(self.optimizer)

@@ -70,6 +70,12 @@ def test_single_class_is_an_error(digits):
         L0Classifier(L0Encoder(8, **FAST), **WRAP).fit(X[:20], np.zeros(20))
 
 
+def test_scale_beyond_float32_is_an_error(digits):
+    X, y, _, _ = digits
+    with pytest.raises(ValueError, match="too small for float32"):
+        L0Classifier(L0Encoder(8, **FAST), **WRAP).fit(X[:50] * 1e-25, y[:50])
+
+
 def test_encoder_must_be_an_skl0_encoder(digits):
     X, y, _, _ = digits
     with pytest.raises(TypeError, match="skl0 encoder"):

@@ -54,6 +54,12 @@ def test_more_clusters_than_samples_is_an_error():
         L0Clusterer(6, L0Encoder(4, **FAST), **WRAP).fit(X)
 
 
+def test_scale_beyond_float32_is_an_error():
+    X = np.random.default_rng(0).standard_normal((30, 4)) * 1e20
+    with pytest.raises(ValueError, match="too large for float32"):
+        L0Clusterer(2, L0Encoder(4, **FAST), **WRAP).fit(X)
+
+
 def test_loss_formula():
     scores = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-1.0, 3.0, 0.0]])
     p = torch.softmax(scores, dim=1)

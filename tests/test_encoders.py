@@ -303,6 +303,29 @@ def test_bad_fit_input(make, X, exc, match):
         make().fit(X)
 
 
+@pytest.mark.parametrize("make", ENCODERS)
+@pytest.mark.parametrize("scale, match", [(1e-25, "too small"), (1e20, "too large")])
+def test_fit_rejects_a_scale_beyond_float32(make, digits, scale, match):
+    # 1e-25 used to end in torch's "cannot be converted to type float without overflow",
+    # 1e20 in an infinite training loss
+    X = digits[0][:60] * scale
+    with pytest.raises(ValueError, match=f"{match} for float32.*rescale X"):
+        make().fit(X)
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+@pytest.mark.parametrize("scale", [1e-15, 1e15])
+def test_fit_accepts_extreme_scales_within_float32(make, digits, scale):
+    X = digits[0][:60] * scale
+    codes = make(max_epochs=2).fit(X).transform(X)
+    assert np.isfinite(codes).all()
+
+
+def test_fit_accepts_all_zero_input():
+    assert not L0Encoder(n_components=4, **FAST).fit(np.zeros((10, 3))).transform(
+        np.zeros((2, 3))).any()
+
+
 def test_sparse_input_rejected_clearly():
     import scipy.sparse as sp
 
