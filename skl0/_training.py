@@ -238,24 +238,26 @@ def as_float32(X):
     return np.array(X, dtype=np.float32, order="C")
 
 
-def check_float32_scale(X):
+def check_float32_scale(X, name="X", hint="with StandardScaler"):
     """Raise a ``ValueError`` if ``X``'s scale is out of reach of the float32 computations.
 
-    ``fit`` computes in float32: a sample's squared norm must not overflow it (beyond, the
-    training loss is infinite) and the squares of the largest values must not underflow
-    it (below, the solvers' steps ``1 / ||D||^2`` overflow). An all-zero ``X`` passes.
+    ``fit`` and the solvers compute in float32: a row's squared norm must not overflow it
+    (beyond, the training loss is infinite and a dictionary's step ``1 / ||D||^2`` is 0) and
+    the squares of the largest values must not underflow it (below, that step overflows).
+    An all-zero array passes. ``name`` names the array in the message, ``hint`` how to
+    rescale it.
     """
     big = float(np.max(np.abs(X))) if X.size else 0.0
     info = np.finfo(np.float32)
     if big > 0.0 and big * big < float(info.tiny):
         raise ValueError(
-            f"Input X is too small for float32 (max |x| = {big:.3g}: its squares underflow); "
-            "the encoders compute in float32: rescale X, e.g. with StandardScaler"
+            f"Input {name} is too small for float32 (max |x| = {big:.3g}: its squares "
+            f"underflow); skl0 computes in float32: rescale it, e.g. {hint}"
         )
     if big * big * X.shape[1] > float(info.max):
         raise ValueError(
-            f"Input X is too large for float32 (max |x| = {big:.3g}: a sample's squared norm "
-            "overflows); the encoders compute in float32: rescale X, e.g. with StandardScaler"
+            f"Input {name} is too large for float32 (max |x| = {big:.3g}: a row's squared "
+            f"norm overflows); skl0 computes in float32: rescale it, e.g. {hint}"
         )
 
 

@@ -131,7 +131,9 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 )
 
     def _validated_dictionary(self):
-        return check_array(self.dictionary, dtype=_FLOAT_DTYPES, input_name="dictionary")
+        D = check_array(self.dictionary, dtype=_FLOAT_DTYPES, input_name="dictionary")
+        check_float32_scale(D, "dictionary", "to unit-norm atoms")
+        return D
 
     @property
     def _n_components(self):

@@ -3,7 +3,9 @@
 The dictionary is in scikit-learn's layout, ``(n_components, n_features)`` with one atom per
 row, and the codes are ``(n_samples, n_components)``, so ``X ~ codes @ dictionary``. The
 computation runs in float32 on ``device`` through :mod:`skl0._solvers`; the result has X's
-floating dtype (float32 stays float32, anything else becomes float64).
+floating dtype (float32 stays float32, anything else becomes float64). X or a dictionary on a
+scale float32 cannot carry (squares that underflow, a row's squared norm that overflows) is a
+``ValueError`` that says to rescale it.
 
 Objectives (the maths of :mod:`skl0._solvers`):
 
@@ -25,7 +27,7 @@ import torch
 from sklearn.utils import check_array
 
 from . import _solvers
-from ._training import resolve_device
+from ._training import check_float32_scale, resolve_device
 
 __all__ = ["iht", "sparse_encode"]
 
@@ -37,7 +39,10 @@ _BATCH_SIZE = 4096
 
 
 def _check_X(X):
-    """Validate X (dense or sparse), densify it, keep float32 / promote others to float64."""
+    """Validate X (dense or sparse), densify it, keep float32 / promote others to float64.
+
+    Its scale must suit float32 (:func:`~skl0._training.check_float32_scale`).
+    """
     X = check_array(
         X,
         accept_sparse=["csr", "csc", "coo"],
@@ -48,6 +53,7 @@ def _check_X(X):
     )
     if sp.issparse(X):
         X = X.toarray()
+    check_float32_scale(X)
     return X
 
 
@@ -64,6 +70,7 @@ def _check_dictionary(dictionary, n_features):
             f"dictionary has {D.shape[1]} features (columns) but X has {n_features}; the "
             "dictionary must have shape (n_components, n_features)."
         )
+    check_float32_scale(D, "dictionary", "to unit-norm atoms")
     return D
 
 

@@ -309,7 +309,7 @@ def test_fit_rejects_a_scale_beyond_float32(make, digits, scale, match):
     # 1e-25 used to end in torch's "cannot be converted to type float without overflow",
     # 1e20 in an infinite training loss
     X = digits[0][:60] * scale
-    with pytest.raises(ValueError, match=f"{match} for float32.*rescale X"):
+    with pytest.raises(ValueError, match=f"{match} for float32.*rescale it"):
         make().fit(X)
 
 
@@ -319,6 +319,13 @@ def test_fit_accepts_extreme_scales_within_float32(make, digits, scale):
     X = digits[0][:60] * scale
     codes = make(max_epochs=2).fit(X).transform(X)
     assert np.isfinite(codes).all()
+
+
+def test_fit_rejects_a_given_dictionary_beyond_float32(digits):
+    X = digits[0][:60]
+    D = np.random.default_rng(0).standard_normal((8, X.shape[1]))
+    with pytest.raises(ValueError, match="dictionary is too small for float32"):
+        L0Encoder(dictionary=D * 1e-30, **FAST).fit(X)
 
 
 def test_fit_accepts_all_zero_input():

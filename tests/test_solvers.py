@@ -534,6 +534,25 @@ def test_public_validation_of_arrays():
         sparse_encode(X[:0], D, alpha=0.1)
 
 
+@pytest.mark.parametrize("func", [iht, sparse_encode])
+@pytest.mark.parametrize("problem", [{"alpha": 0.1}, {"n_nonzero_coefs": 2}])
+def test_public_rejects_scales_beyond_float32(func, problem):
+    # they used to end in torch's overflow RuntimeError (a 1e-30 dictionary), silent NaN
+    # codes (iht, M-sparse) or silent zeros (a 1e25 dictionary, X beyond float32's range)
+    X, D = _numpy_problem()
+    for args, match in [((X, D * 1e-30), "dictionary is too small for float32"),
+                        ((X, D * 1e25), "dictionary is too large for float32"),
+                        ((X * 1e39, D), "X is too large for float32"),
+                        ((X * 1e-25, D), "X is too small for float32")]:
+        with pytest.raises(ValueError, match=match):
+            func(*args, device="cpu", **problem)
+    # far inside the bounds the codes scale with X (the M-sparse problem is scale-free)
+    if "n_nonzero_coefs" in problem:
+        codes = func(X, D, device="cpu", **problem)
+        np.testing.assert_allclose(func(X * 1e-12, D, device="cpu", **problem) * 1e12, codes,
+                                   rtol=1e-4, atol=1e-6)
+
+
 
 # --------------------------------------------------------------------------------------------
 # dictionary learning
