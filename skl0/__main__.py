@@ -9,6 +9,7 @@ import sys
 
 import torch
 
+from ._training import resolve_device
 from .experiments import EXPERIMENTS
 from .experiments.codes import TARGETS
 
@@ -26,8 +27,8 @@ def _parser():
                       "more threads only add OpenMP barrier stalls on a shared CPU)")
     rep = sub.add_parser("reproduce", help="run one of the paper's experiments")
     rep.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    rep.add_argument("--dataset", default=None,
-                     help="digits, mnist5k or fashion (default: the experiment's own)")
+    rep.add_argument("--dataset", default=None, choices=("digits", "mnist5k", "fashion"),
+                     help="the data (default: the experiment's own)")
     rep.add_argument("--p", dest="n_components", type=int, nargs="+", default=[128, 256, 512],
                      help="dictionary sizes p")
     rep.add_argument("--seed", type=int, default=0)
@@ -128,13 +129,41 @@ def _table_options(args):
     return extra
 
 
+def _check_common(args):
+    """The options every command has, checked before any work starts."""
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit("--threads must be at least 1")
+    if not 0 <= args.seed < 2**32:
+        raise SystemExit("--seed must be an integer in [0, 2**32)")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        raise SystemExit(f"--device: {exc}") from None
+    if args.command == "demo":
+        if args.max_epochs is not None and args.max_epochs < 0:
+            raise SystemExit("--max-epochs must be at least 0")
+    elif min(args.n_components) < 1:
+        raise SystemExit("--p must be at least 1")
+
+
 def main(argv=None):
-    """Entry point of ``python -m skl0`` (and the ``skl0`` script)."""
+    """Entry point of ``python -m skl0`` (and the ``skl0`` script).
+
+    Bad options end in a one-line message (``SystemExit``), as do missing data or packages
+    and a folder that cannot be written (``ImportError`` or ``OSError`` of the run).
+    """
     args = _parser().parse_args(argv)
+    _check_common(args)
     if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit("--threads must be at least 1")
         torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    except (ImportError, OSError) as exc:
+        raise SystemExit(f"python -m skl0 {args.command}: error: {exc}") from None
+
+
+def _run(args):
+    """Run the command of ``args`` (checked); 0 on success."""
     if args.command == "demo":
         from .experiments.demo import run
 

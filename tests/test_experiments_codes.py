@@ -101,6 +101,7 @@ def test_cli_recipe_options(monkeypatch):
     seen.clear()
     assert main(["reproduce", "table1"]) == 0
     assert not {"encoder_params", "tag", "n_train", "augment"} & set(seen)  # the paper's
+    seen.clear()
     for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
                       (["clustering", "--n-stages", "3"], "--n-stages applies to table1"),
                       (["table1", "--n-stages", "0"], "--n-stages must be at least 1"),
@@ -115,9 +116,29 @@ def test_cli_recipe_options(monkeypatch):
                       (["table1", "--valid", "nan"], "--valid must be a fraction"),
                       (["table1", "--valid", "0.1", "--augment", "1"], "with --augment"),
                       (["table1", "--patience", "0"], "--patience must be at least 1"),
-                      (["classification", "--patience", "3"], "--patience applies to")):
+                      (["classification", "--patience", "3"], "--patience applies to"),
+                      (["table1", "--seed", "-1"], "--seed must be an integer"),
+                      (["table1", "--p", "128", "0"], "--p must be at least 1"),
+                      (["table1", "--device", "tpu"], "--device: device='tpu' is not"),
+                      (["table1", "--threads", "0"], "--threads must be at least 1")):
         with pytest.raises(SystemExit, match=msg):
             main(["reproduce", *argv])
+    assert not seen  # every one stopped before the run
+    with pytest.raises(SystemExit, match="--max-epochs must be at least 0"):
+        main(["demo", "--max-epochs", "-1"])
+
+
+def test_cli_reports_bad_choices_and_missing_data_in_one_line(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "table1", "--dataset", "indian_pines"])
+    assert "invalid choice: 'indian_pines'" in capsys.readouterr().err
+
+    def missing(experiment, **kwargs):
+        raise FileNotFoundError("Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+
+    monkeypatch.setattr(codes, "run", missing)
+    with pytest.raises(SystemExit, match="reproduce: error: Fashion-MNIST not found: apt-get"):
+        main(["reproduce", "table1", "--dataset", "fashion"])
 
 
 def test_zca_whitens_with_training_statistics():
