@@ -544,11 +544,21 @@ def load_fashion_mnist(path=_FASHION_MNIST_PATH, *, subset="train", return_X_y=F
 
 
 def _load_mat(path, what):
-    """Variables of a MATLAB file (dunder entries dropped), or FileNotFoundError."""
+    """Variables of a MATLAB file (dunder entries dropped); FileNotFoundError when there is no
+    such file, ValueError when scipy cannot read it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what} file {path} not found.")
-    return {key: value for key, value in scipy.io.loadmat(path).items() if not key.startswith("__")}
+        what_is = "a folder, not a file" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"{what} file {path}: {what_is}.")
+    try:
+        variables = scipy.io.loadmat(path)
+    except (scipy.io.matlab.MatReadError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a v7.3 (HDF5) file, which scipy.io does not read
+        raise ValueError(
+            f"{what} file {path} is not a MATLAB file that scipy.io.loadmat reads (versions "
+            f"4 to 7.2; re-save a v7.3 file with save(..., '-v7')): {exc}"
+        ) from exc
+    return {key: value for key, value in variables.items() if not key.startswith("__")}
 
 
 def _pick_key(variables, preferred, condition, what, path):

@@ -317,6 +317,16 @@ def test_load_cmu_pie(tmp_path):
 def test_load_cmu_pie_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_cmu_pie(tmp_path / "absent.mat")
+    with pytest.raises(FileNotFoundError, match="a folder, not a file"):
+        load_cmu_pie(tmp_path)
+    (tmp_path / "text.mat").write_text("not a MATLAB file\n")
+    with pytest.raises(ValueError, match="not a MATLAB file that scipy.io.loadmat reads"):
+        load_cmu_pie(tmp_path / "text.mat")
+    # a v7.3 (HDF5) header: scipy.io raises NotImplementedError for those
+    header = b"MATLAB 7.3 MAT-file".ljust(116) + bytes(8) + b"\x00\x02IM"
+    (tmp_path / "v73.mat").write_bytes(header + bytes(512))
+    with pytest.raises(ValueError, match="-v7"):
+        load_indian_pines(tmp_path / "v73.mat")
     scipy.io.savemat(tmp_path / "nolabels.mat", {"fea": np.ones((3, 4))})
     with pytest.raises(ValueError, match="labels"):
         load_cmu_pie(tmp_path / "nolabels.mat")
