@@ -247,7 +247,8 @@ def check_float32_scale(X, name="X", hint="with StandardScaler"):
     An all-zero array passes. ``name`` names the array in the message, ``hint`` how to
     rescale it.
     """
-    big = float(np.max(np.abs(X))) if X.size else 0.0
+    # two reductions instead of np.abs(X).max(): no temporary of X's size
+    big = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
     info = np.finfo(np.float32)
     if big > 0.0 and big * big < float(info.tiny):
         raise ValueError(
