@@ -186,6 +186,7 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
                 f"init must have shape (n_samples, n_components) = {(X.shape[0], D.shape[0])}, "
                 f"got {init.shape}."
             )
+        check_float32_scale(init, "init", "codes on the scale of X")
     dev = resolve_device(device)
     Xt, Ct = _to_tensor(X, dev), _to_tensor(D, dev)
     It = None if init is None else _to_tensor(init, dev)

@@ -546,6 +546,9 @@ def test_public_rejects_scales_beyond_float32(func, problem):
                         ((X * 1e-25, D), "X is too small for float32")]:
         with pytest.raises(ValueError, match=match):
             func(*args, device="cpu", **problem)
+    if func is iht:
+        with pytest.raises(ValueError, match="init is too large for float32"):
+            func(X, D, device="cpu", init=np.full((len(X), len(D)), 1e39), **problem)
     # far inside the bounds the codes scale with X (the M-sparse problem is scale-free)
     if "n_nonzero_coefs" in problem:
         codes = func(X, D, device="cpu", **problem)
