@@ -119,6 +119,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _check_params_vs_data(self, X):
         if self.dictionary is not None:
             D = self._validated_dictionary()
+            check_float32_scale(D, "dictionary", "to unit-norm atoms")
             if D.shape[1] != X.shape[1]:
                 raise ValueError(
                     f"dictionary has {D.shape[1]} features per atom but X has {X.shape[1]} "
@@ -131,9 +132,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 )
 
     def _validated_dictionary(self):
-        D = check_array(self.dictionary, dtype=_FLOAT_DTYPES, input_name="dictionary")
-        check_float32_scale(D, "dictionary", "to unit-norm atoms")
-        return D
+        return check_array(self.dictionary, dtype=_FLOAT_DTYPES, input_name="dictionary")
 
     @property
     def _n_components(self):
