@@ -991,7 +991,8 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
     ------
     ValueError
         If ``X`` holds NaN or infinity, ``image_shape`` does not match the number of features,
-        or a parameter is invalid.
+        a parameter is invalid, or no sample would be kept (every one constant or below
+        ``min_std``).
 
     Examples
     --------
@@ -1054,6 +1055,14 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
     else:
         threshold = min_std
     mask = ~constant & (std >= threshold)
+    if not mask.any():
+        n_constant = int(constant.sum())
+        raise ValueError(
+            f"preprocess_patches would remove all {len(mask)} samples: {n_constant} are "
+            f"constant and {len(mask) - n_constant} have a standard deviation below "
+            f"min_std={threshold:.4g}; lower min_std (0 keeps every sample that is not "
+            "constant)."
+        )
     X_out = patches[mask] / std[mask, None]
     if return_mask:
         return X_out, mask

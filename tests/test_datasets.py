@@ -436,7 +436,10 @@ def test_preprocess_patches_mnist_like():
     np.testing.assert_array_equal(preprocess_patches(X), X_out)
     # min_std=0 keeps the low-contrast sample but still drops constant ones
     assert preprocess_patches(X, min_std=0.0).shape == (18, 256)
-    assert preprocess_patches(X, min_std=1e6).shape == (0, 256)
+    with pytest.raises(ValueError, match=r"remove all 20 samples: 2 are constant and 18 .*min_std"):
+        preprocess_patches(X, min_std=1e6)  # nothing left: an error, not an empty array
+    with pytest.raises(ValueError, match="remove all 3 samples: 3 are constant"):
+        preprocess_patches(np.full((3, 64), 5.0))
 
 
 def test_preprocess_patches_resize_is_smooth_and_antialiased():
