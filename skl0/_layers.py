@@ -167,6 +167,11 @@ class UnfoldedEncoder(nn.Module):
     * ``kind="msparse"``: max-M pooling/unpooling — the Deep M-Sparse Encoder (Fig. 4);
     * ``kind="lista"``: soft threshold with θ — LISTA (Fig. 1).
 
+    With ``kind="l0"`` and ``l1_stages = L > 0`` the first L stages use the soft threshold
+    instead (ISTA stages for the ℓ1 problem) and the last K − L the hard one: the unfolded
+    form of the paper's own route to ℓ0 codes, the ℓ1 solution refined by IHT. Every stage
+    then has its own θ (initialised to ISTA's threshold in the first L stages).
+
     Parameters
     ----------
     n_features : int
@@ -185,6 +190,10 @@ class UnfoldedEncoder(nn.Module):
         its own S (``S`` is then an ``nn.ModuleList`` of K − 1 layers) and its own θ
         (``theta`` of shape ``(K, p)``, one row per stage); all start from the same values,
         so the untrained net is the same K solver iterations.
+    l1_stages : int, default=0
+        L, the number of leading soft-threshold (ISTA) stages of ``kind="l0"``; ``0 ≤ L <
+        K``. ``theta`` then has shape ``(K, p)`` even when the stages are tied (W and S
+        stay shared).
 
     Examples
     --------
@@ -195,13 +204,22 @@ class UnfoldedEncoder(nn.Module):
     [2, 2, 2]
     """
 
+    # modules pickled before the option existed have no attribute of their own
+    l1_stages = 0
+
     def __init__(self, n_features, n_components, n_stages=2, kind="l0", n_nonzero_coefs=None,
-                 sigma=0.2, tied=True):
+                 sigma=0.2, tied=True, l1_stages=0):
         super().__init__()
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
         if kind == "msparse" and n_nonzero_coefs is None:
             raise ValueError("kind='msparse' needs n_nonzero_coefs")
+        if l1_stages and kind != "l0":
+            raise ValueError(f"l1_stages applies to kind='l0' only, got kind={kind!r}")
+        if not 0 <= int(l1_stages) < int(n_stages):
+            raise ValueError(
+                f"l1_stages must be in [0, n_stages) = [0, {int(n_stages)}), got {l1_stages}")
+        self.l1_stages = int(l1_stages)
         self.n_features = int(n_features)
         self.n_components = int(n_components)
         self.n_stages = int(n_stages)
@@ -219,10 +237,14 @@ class UnfoldedEncoder(nn.Module):
             self.theta = None
             self.pool = MaxMPool(n_nonzero_coefs)
         else:
-            shape = (n_components,) if self.tied else (self.n_stages, n_components)
+            shape = (self.n_stages, n_components) if self._theta_per_stage else (n_components,)
             self.theta = nn.Parameter(torch.ones(shape))
             self.helu = HELUSigma(sigma)
             self.shrink = SoftThreshold()
+
+    @property
+    def _theta_per_stage(self):
+        return not self.tied or self.l1_stages > 0
 
     @property
     def sigma(self):
@@ -235,12 +257,15 @@ class UnfoldedEncoder(nn.Module):
             self.helu.sigma = float(value)
 
     @torch.no_grad()
-    def init_from_dictionary(self, dictionary, step, threshold=1.0):
+    def init_from_dictionary(self, dictionary, step, threshold=1.0, l1_threshold=None):
         """Initialise from a dictionary so the net equals K solver iterations from zero.
 
         ``W = μ Dᵀ``, ``S = I − μ DᵀD`` and ``θ = threshold`` (eq. 8), where
         ``dictionary`` is ``(n_components, n_features)`` (rows are atoms) so that
-        ``Dᵀ`` in the paper's notation is ``dictionary`` here.
+        ``Dᵀ`` in the paper's notation is ``dictionary`` here. With ``l1_stages = L > 0``
+        the first L stages get ``θ = l1_threshold`` (``μ λ₁`` for ISTA on
+        ``½‖x − Da‖² + λ₁‖a‖₁``): the net is then L ISTA iterations from zero followed by
+        K − L IHT iterations.
 
         Parameters
         ----------
@@ -249,7 +274,11 @@ class UnfoldedEncoder(nn.Module):
             The solver's step μ (``≤ 1/‖D‖₂²``).
         threshold : float or torch.Tensor, default=1.0
             θ: ``sqrt(2 α μ)`` for IHT on the ℓ0 problem, ``μ λ`` for ISTA.
+        l1_threshold : float or torch.Tensor, optional
+            θ of the ℓ1 stages; required when ``l1_stages > 0``.
         """
+        if self.l1_stages and l1_threshold is None:
+            raise ValueError("l1_stages > 0 needs l1_threshold")
         C = dictionary.to(self.W.weight)
         self.W.weight.copy_(step * C)
         eye = torch.eye(self.n_components, dtype=C.dtype, device=C.device)
@@ -257,6 +286,9 @@ class UnfoldedEncoder(nn.Module):
             S.weight.copy_(eye - step * (C @ C.T))
         if self.theta is not None:
             self.theta.copy_(torch.as_tensor(threshold).to(self.theta).expand_as(self.theta))
+            if self.l1_stages:
+                head = self.theta[:self.l1_stages]
+                head.copy_(torch.as_tensor(l1_threshold).to(head).expand_as(head))
 
     def _stage_S(self):
         return [self.S] if self.tied else list(self.S)
@@ -264,8 +296,8 @@ class UnfoldedEncoder(nn.Module):
     def _activation(self, u, stage=0, inplace=False):
         if self.kind == "msparse":
             return self.pool(u)
-        theta = (self.theta if self.tied else self.theta[stage]).clamp_min(_MIN_THETA)
-        if self.kind == "lista":
+        theta = (self.theta[stage] if self._theta_per_stage else self.theta).clamp_min(_MIN_THETA)
+        if self.kind == "lista" or stage < self.l1_stages:
             return self.shrink(u, theta)
         sigma = self.helu.sigma if self.training else 0.0
         if sigma > torch.finfo(u.dtype).eps:
@@ -298,8 +330,8 @@ class UnfoldedEncoder(nn.Module):
         of the parameters).
 
         * ``kind="l0"`` / ``"lista"``: the recursion runs in ``v = u / θ``, so each stage's
-          threshold is one fused ``hardshrink(v, 1)`` (``softshrink`` for LISTA) instead of
-          ``|u|``, a comparison and a masked fill: ``W' = diag(1/θ₁) W``,
+          threshold is one fused ``hardshrink(v, 1)`` (``softshrink`` for LISTA and the ℓ1
+          stages) instead of ``|u|``, a comparison and a masked fill: ``W' = diag(1/θ₁) W``,
           ``S'ₖ = diag(θₖ₋₁) Sₖᵀ diag(1/θₖ)`` (transposed for the row layout) and the last
           scaling by θ writes the output.
         * ``kind="msparse"``: :func:`skl0._solvers.keep_largest` per stage, whose CPU route
@@ -343,17 +375,20 @@ class UnfoldedEncoder(nn.Module):
             run.batches_in_threads = True
             return run
         theta = self.theta.detach().clamp_min(_MIN_THETA)
-        thetas = [theta if self.tied else theta[k] for k in range(self.n_stages)]
-        shrink = nn.functional.hardshrink if self.kind == "l0" else nn.functional.softshrink
+        per_stage = self._theta_per_stage
+        thetas = [theta[k] if per_stage else theta for k in range(self.n_stages)]
+        # soft for LISTA and the l1 stages of an l0 net, hard for the others
+        shrinks = [nn.functional.softshrink if self.kind == "lista" or k < self.l1_stages
+                   else nn.functional.hardshrink for k in range(self.n_stages)]
         Wf = (Wt / thetas[0]).contiguous()
         Sfs = [(thetas[k][:, None] * St / thetas[k + 1]).contiguous() for k, St in enumerate(Sts)]
-        ratios = [None if self.tied else thetas[0] / thetas[k + 1] for k in range(len(Sts))]
+        ratios = [thetas[0] / thetas[k + 1] if per_stage else None for k in range(len(Sts))]
         last = thetas[-1]
 
         def run(x, out):
             v0 = x @ Wf
-            h = shrink(v0, 1.0)
-            for Sf, r in zip(Sfs, ratios, strict=True):
+            h = shrinks[0](v0, 1.0)
+            for Sf, r, shrink in zip(Sfs, ratios, shrinks[1:], strict=True):
                 h = shrink(torch.addmm(v0 if r is None else v0 * r, h, Sf), 1.0)
             if out.device == h.device:
                 torch.mul(h, last, out=out)
@@ -368,7 +403,8 @@ class UnfoldedEncoder(nn.Module):
         return 2 * m * p + 2 * (k - 1) * p * p
 
     def extra_repr(self):
-        return f"kind={self.kind!r}, n_stages={self.n_stages}, tied={self.tied}"
+        extra = f", l1_stages={self.l1_stages}" if self.l1_stages else ""
+        return f"kind={self.kind!r}, n_stages={self.n_stages}, tied={self.tied}{extra}"
 
 
 

@@ -181,10 +181,13 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         module = UnfoldedEncoder(m, p, n_stages=self.n_stages, kind=self._kind,
                                  tied=self.tied_stages,
                                  **self._module_kwargs(p))
-        module.init_from_dictionary(C, step, self._threshold(step))
+        module.init_from_dictionary(C, step, self._threshold(step), **self._init_kwargs(step))
         return module
 
     def _module_kwargs(self, n_components):
+        return {}
+
+    def _init_kwargs(self, step):
         return {}
 
     def _sync_from_module(self):
@@ -354,6 +357,16 @@ class L0Encoder(_BaseUnfoldedEncoder):
     tied_stages : bool, default=True
         Share S and the thresholds across the stages, as in the paper. ``False`` learns one
         S per stage (and one θ per stage where there is one); the untrained net is the same.
+    l1_stages : int, default=0
+        L, how many of the first stages use the soft threshold ``sign(u)·max(|u| − θ, 0)``
+        (ISTA stages for the ℓ1 problem with weight ``√(2α)/2``, the start of the optimal
+        codes) instead of the hard one; the last ``n_stages − L`` stages stay hard
+        thresholds, so ``0 ≤ L < n_stages``. ``0`` is the paper's network. With ``L > 0``
+        the net unfolds the paper's own route to the optimal codes — the ℓ1 solution,
+        refined by IHT — and the untrained net (``max_epochs=0``) is L ISTA iterations
+        from zero followed by ``n_stages − L`` IHT iterations; every stage has its own θ.
+        Not in the paper: it fits those targets better at large ``n_components`` (see
+        ``docs/results.md``).
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
     sigma : float in [0, 1], default=0.2
@@ -365,8 +378,8 @@ class L0Encoder(_BaseUnfoldedEncoder):
     Attributes
     ----------
     thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
-        θ, the learned thresholds (``√(2αμ)`` before training); one row per stage when
-        ``tied_stages=False``.""" + _DOC_ATTRIBUTES + """
+        θ, the learned thresholds (``√(2αμ)`` before training, ``μ√(2α)/2`` in ℓ1 stages);
+        one row per stage when untied or ``l1_stages > 0``.""" + _DOC_ATTRIBUTES + """
     See Also
     --------
     MSparseEncoder : the M-sparse form.
@@ -389,10 +402,11 @@ class L0Encoder(_BaseUnfoldedEncoder):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "sigma": [Interval(Real, 0, 1, closed="both")],
         "sigma_decay": [Interval(Real, 1, None, closed="left")],
+        "l1_stages": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, tied_stages=True,
-                 dictionary=None,
+                 l1_stages=0, dictionary=None,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
                  train_split=None, patience=None, device="auto", random_state=None, verbose=0):
@@ -400,6 +414,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
         self.alpha = alpha
         self.n_stages = n_stages
         self.tied_stages = tied_stages
+        self.l1_stages = l1_stages
         self.dictionary = dictionary
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -416,11 +431,26 @@ class L0Encoder(_BaseUnfoldedEncoder):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _check_params_vs_data(self, X):
+        super()._check_params_vs_data(X)
+        if self.l1_stages >= self.n_stages:
+            raise ValueError(
+                f"l1_stages={self.l1_stages} must be less than n_stages={self.n_stages}: "
+                "the last stage is the hard threshold"
+            )
+
     def _dictionary_l1_alpha(self):
         return float(np.sqrt(2 * self.alpha) / 2)
 
     def _threshold(self, step):
         return l0_threshold(self.alpha, step)
+
+    def _module_kwargs(self, n_components):
+        return {"l1_stages": self.l1_stages}
+
+    def _init_kwargs(self, step):
+        # ISTA's threshold μλ₁ for λ₁ the l1 weight of the optimal codes' start
+        return {"l1_threshold": step * self._dictionary_l1_alpha()} if self.l1_stages else {}
 
     def _targets(self, X, C, step):
         return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,

@@ -398,6 +398,38 @@ def test_untied_stages_train_apart(sparse_problem):
     assert codes.shape == (len(X), 16) and np.isfinite(codes).all()
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_l1_stages_untrained_is_ista_then_iht_and_trains(sparse_problem, tied):
+    X, D = sparse_problem
+    alpha = 0.1
+    enc = L0Encoder(dictionary=D, alpha=alpha, n_stages=3, l1_stages=1, tied_stages=tied,
+                    **{**FAST, "max_epochs": 0}).fit(X)
+    step, lam1 = enc.step_, np.sqrt(2 * alpha) / 2  # the l1 weight of the targets' start
+    U = step * X @ D.T  # one ISTA step from zero ...
+    start = np.sign(U) * np.maximum(np.abs(U) - step * lam1, 0)
+    ref = iht(X, D, alpha=alpha, n_iter=2, init=start)  # ... then two IHT steps
+    codes = enc.transform(X)
+    assert np.isclose(codes, ref, rtol=1e-4, atol=1e-5).mean() > 0.999  # float32 thresholds
+    assert not np.allclose(codes, iht(X, D, alpha=alpha, n_iter=3), atol=1e-3)
+    assert enc.thresholds_.shape == (3, 16)  # one row per stage, tied or not
+    np.testing.assert_allclose(enc.thresholds_[0], step * lam1, rtol=1e-6)
+    np.testing.assert_allclose(enc.thresholds_[1:], np.sqrt(2 * alpha * step), rtol=1e-6)
+    # trained, it stays a finite, sparse, picklable encoder whose stages are set apart
+    enc = clone(enc).set_params(max_epochs=5, lr=1e-2).fit(X)
+    codes = enc.transform(X)
+    assert np.isfinite(codes).all() and (codes == 0).mean() > 0.3
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(enc)).transform(X), codes)
+    assert enc.get_params()["l1_stages"] == 1
+
+
+def test_l1_stages_errors(sparse_problem):
+    X, _ = sparse_problem
+    with pytest.raises(ValueError, match="l1_stages=2 must be less than n_stages=2"):
+        L0Encoder(n_components=8, l1_stages=2, **FAST).fit(X)
+    with pytest.raises(ValueError, match="l1_stages"):
+        L0Encoder(n_components=8, l1_stages=-1, **FAST).fit(X)
+
+
 def _last_quarter_split(dataset, y=None, **fit_params):
     """A skorch ``train_split`` that holds out the last quarter of the rows, in order."""
     n = len(dataset)

@@ -106,6 +106,53 @@ def test_untrained_l0_net_equals_k_iht_iterations(n_stages, tied):
 
 
 @pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize(("n_stages", "l1_stages"), [(2, 1), (3, 2), (4, 1)])
+def test_untrained_l0_net_with_l1_stages_equals_ista_then_iht(n_stages, l1_stages, tied):
+    X, C = _problem(seed=5)
+    step = 1.0 / spectral_norm_sq(C)
+    alpha, lam1 = 0.05, 0.2
+    net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind="l0", tied=tied,
+                          l1_stages=l1_stages).double()
+    net.init_from_dictionary(C, step, l0_threshold(alpha, step), l1_threshold=step * lam1)
+    assert net.theta.shape == (n_stages, 24)  # one θ per stage, tied or not
+    A = torch.zeros(X.shape[0], 24, dtype=X.dtype)
+    for _ in range(l1_stages):  # plain ISTA from zero ...
+        U = A + step * (X - A @ C) @ C.T
+        A = torch.sign(U) * torch.relu(U.abs() - step * lam1)
+    ref, _ = iht(X, C, alpha=alpha, n_iter=n_stages - l1_stages, step=step, init=A)  # ... then IHT
+    # ISTA's step written as A + μ(X − AC)Cᵀ rounds apart from the net's μXCᵀ + A(I − μCCᵀ)
+    # by ~1e-9 here (float64); a flipped threshold would differ by ~0.1
+    torch.testing.assert_close(net.eval()(X), ref, rtol=1e-7, atol=1e-8)
+    assert ref.count_nonzero() > 0
+    plain, _ = iht(X, C, alpha=alpha, n_iter=n_stages, step=step)
+    assert not torch.allclose(ref, plain)  # the ℓ1 stages do change the net
+    # in training mode the ℓ1 stages are soft thresholds too (HELU_σ only in the others)
+    net.train()
+    net.sigma = 0.0
+    torch.testing.assert_close(net(X), ref, rtol=1e-7, atol=1e-8)
+
+
+def test_l1_stages_validation_and_old_modules():
+    with pytest.raises(ValueError, match="kind='l0' only"):
+        UnfoldedEncoder(4, 6, kind="msparse", n_nonzero_coefs=2, l1_stages=1)
+    with pytest.raises(ValueError, match=r"l1_stages must be in \[0, n_stages\) = \[0, 2\)"):
+        UnfoldedEncoder(4, 6, n_stages=2, l1_stages=2)
+    net = UnfoldedEncoder(4, 6, n_stages=2, l1_stages=1)
+    with pytest.raises(ValueError, match="needs l1_threshold"):
+        net.init_from_dictionary(torch.eye(6, 4), step=0.5)
+    assert "l1_stages=1" in repr(net)
+    # a module pickled before the option existed has no l1_stages of its own: the paper's net
+    old, X = _perturbed_net("l0", 2, True)
+    ref = old(X)
+    del old.l1_stages
+    assert old.l1_stages == 0 and "l1_stages" not in repr(old)
+    torch.testing.assert_close(old(X), ref)
+    out = torch.empty_like(ref)
+    old.inference_forward()(X, out)
+    torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("n_stages", [1, 2, 4])
 def test_untrained_msparse_net_equals_k_iht_iterations(n_stages, tied):
     X, C = _problem(seed=3)
@@ -233,13 +280,15 @@ def test_l0_training_activation_is_theta_helu_sigma_of_u_over_theta(sigma):
     assert (a >= t).any() and (a <= lo).any() and ((a > lo) & (a < t)).any()
 
 
-def _perturbed_net(kind, n_stages, tied, seed=0, dtype=torch.float64, n_nonzero_coefs=5):
+def _perturbed_net(kind, n_stages, tied, seed=0, dtype=torch.float64, n_nonzero_coefs=5,
+                   l1_stages=0):
     """An initialised net whose θ and S no longer have the untrained structure."""
     X, C = _problem(seed=seed, dtype=dtype)
     step = 1.0 / spectral_norm_sq(C)
     net = UnfoldedEncoder(12, 24, n_stages=n_stages, kind=kind, n_nonzero_coefs=n_nonzero_coefs,
-                          tied=tied).to(dtype)
-    net.init_from_dictionary(C, step, 0.3 * step if kind == "lista" else l0_threshold(0.05, step))
+                          tied=tied, l1_stages=l1_stages).to(dtype)
+    net.init_from_dictionary(C, step, 0.3 * step if kind == "lista" else l0_threshold(0.05, step),
+                             l1_threshold=0.3 * step if l1_stages else None)
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         if net.theta is not None:
@@ -266,6 +315,19 @@ def test_inference_forward_equals_eval_forward(kind, tied, n_stages):
         assert torch.equal(out, ref)
     assert all(torch.equal(a, b)
                for a, b in zip(before, net.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize(("n_stages", "l1_stages"), [(2, 1), (3, 1), (3, 2)])
+def test_inference_forward_with_l1_stages_equals_eval_forward(n_stages, l1_stages, tied):
+    net, X = _perturbed_net("l0", n_stages, tied, l1_stages=l1_stages)
+    with torch.inference_mode():
+        ref = net(X)
+        out = torch.full(ref.shape, float("nan"), dtype=torch.float64)
+        net.inference_forward()(X, out)
+    assert ref.count_nonzero() > 0 and (ref == 0).any()
+    assert torch.equal(out != 0, ref != 0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("tied", [True, False])
