@@ -46,6 +46,10 @@ def _parser():
     rep.add_argument("--untied", action="store_true",
                      help="table1-3 only: untied stages (each its own S and thresholds; "
                      "default: tied, the paper's)")
+    rep.add_argument("--l1-stages", type=int, default=None, metavar="L",
+                     help="table1 only: the first L stages of the deep l0 encoder are soft "
+                     "thresholds (ISTA), the rest hard (default 0, the paper's; not in the "
+                     "paper)")
     rep.add_argument("--lr", type=float, default=None,
                      help="table1-3 only: the deep encoders' learning rate (default 1e-3)")
     rep.add_argument("--n-train", type=int, default=None, metavar="N",
@@ -72,6 +76,7 @@ def _table_options(args):
     given = [name for name, value in (("--zca", args.zca), ("--targets", args.targets),
                                       ("--n-stages", args.n_stages),
                                       ("--untied", args.untied or None),
+                                      ("--l1-stages", args.l1_stages),
                                       ("--lr", args.lr),
                                       ("--n-train", args.n_train),
                                       ("--valid", args.valid),
@@ -100,6 +105,14 @@ def _table_options(args):
         params["tied_stages"] = False
     if args.n_stages is not None or args.untied:
         tag.append(f"K{params.get('n_stages', 2)}" + ("untied" if args.untied else "tied"))
+    if args.l1_stages is not None:
+        if args.experiment != "table1":
+            raise SystemExit("--l1-stages applies to table1 only (the l0 encoder)")
+        if not 0 <= args.l1_stages < params.get("n_stages", 2):
+            raise SystemExit("--l1-stages must be at least 0 and less than --n-stages "
+                             f"({params.get('n_stages', 2)})")
+        params["l1_stages"] = args.l1_stages
+        tag.append(f"l1s{args.l1_stages}")
     if args.lr is not None:
         if not 0 < args.lr < math.inf:  # also refuses nan
             raise SystemExit("--lr must be a positive number")

@@ -96,6 +96,10 @@ def test_cli_recipe_options(monkeypatch):
                                       "train_split": 0.1, "patience": 10}
     assert seen["tag"] == "K3untied_val0.1_pat10"
     seen.clear()
+    assert main(["reproduce", "table1", "--n-stages", "3", "--untied", "--l1-stages", "2"]) == 0
+    assert seen["encoder_params"] == {"n_stages": 3, "tied_stages": False, "l1_stages": 2}
+    assert seen["tag"] == "K3untied_l1s2"
+    seen.clear()
     assert main(["reproduce", "table2", "--patience", "5"]) == 0
     assert seen["encoder_params"] == {"patience": 5} and seen["tag"] == "pat5"
     seen.clear()
@@ -116,6 +120,10 @@ def test_cli_recipe_options(monkeypatch):
                       (["table1", "--valid", "nan"], "--valid must be a fraction"),
                       (["table1", "--valid", "0.1", "--augment", "1"], "with --augment"),
                       (["table1", "--patience", "0"], "--patience must be at least 1"),
+                      (["table2", "--l1-stages", "1"], "--l1-stages applies to table1 only"),
+                      (["clustering", "--l1-stages", "1"], "--l1-stages applies to table1"),
+                      (["table1", "--l1-stages", "2"], r"less than --n-stages \(2\)"),
+                      (["table1", "--n-stages", "3", "--l1-stages", "-1"], "at least 0"),
                       (["classification", "--patience", "3"], "--patience applies to"),
                       (["table1", "--seed", "-1"], "--seed must be an integer"),
                       (["table1", "--p", "128", "0"], "--p must be at least 1"),
@@ -265,6 +273,17 @@ def test_other_seeds_get_their_own_files(tmp_path):
         assert (tmp_path / f"table1_digits_seed1{suffix}").is_file()
     with open(tmp_path / "table1_digits_seed1.csv", encoding="utf-8") as f:
         assert {row["seed"] for row in csv.DictReader(f)} == {"1"}
+
+
+def test_a_table1_with_l1_stages(tmp_path):
+    rows = codes.run("table1", dataset="digits", n_components=[16], seed=0, quick=True,
+                     output_dir=tmp_path, device="cpu",
+                     encoder_params={"n_stages": 2, "l1_stages": 1}, tag="K2tied_l1s1", **TINY)
+    deep = next(r for r in rows if r["method"] == "Deep ℓ0 encoder")
+    assert deep["n_iter"] == 2 and json.loads(deep["settings"])["l1_stages"] == 1
+    assert deep["prediction_error_pct"] < next(
+        r for r in rows if r["method"] == "IHT (2 iterations)")["prediction_error_pct"]
+    assert (tmp_path / "table1_digits_K2tied_l1s1.md").is_file()
 
 
 def test_a_table_with_the_recipe_options(tmp_path):
