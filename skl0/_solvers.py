@@ -270,6 +270,16 @@ def l0_threshold(alpha, step):
     return math.sqrt(2.0 * float(alpha) * float(step))
 
 
+def l1_start_weight(alpha):
+    """The l1 weight ``sqrt(2 * alpha) / 2`` that starts the l0 problem's optimal codes.
+
+    Half the hard threshold of a unit step (:func:`l0_threshold` at ``step = 1``): the FISTA
+    start of :func:`optimal_codes`, the dictionary learning of ``L0Encoder`` and its ISTA
+    stages (``l1_stages``) all use it.
+    """
+    return l0_threshold(alpha, 1.0) / 2.0
+
+
 # --------------------------------------------------------------------------------------------
 # Objectives
 # --------------------------------------------------------------------------------------------
@@ -636,7 +646,7 @@ def _fista_loop(B, G, A, alpha, step, n_iter, tol, *, per_sample):
 def _default_l1_alpha(B, alpha, n_nonzero_coefs):
     """The l1 weight of the FISTA initialisation of :func:`optimal_codes`."""
     if alpha is not None:
-        return math.sqrt(2.0 * float(alpha)) / 2.0
+        return l1_start_weight(alpha)
     M = int(n_nonzero_coefs)
     if M >= B.shape[1]:
         return 0.0

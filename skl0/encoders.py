@@ -18,7 +18,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._layers import UnfoldedEncoder
-from ._solvers import fista, l0_threshold, learn_dictionary, optimal_codes, spectral_norm_sq
+from ._solvers import (
+    fista,
+    l0_threshold,
+    l1_start_weight,
+    learn_dictionary,
+    optimal_codes,
+    spectral_norm_sq,
+)
 from ._training import (
     _OPTIMIZERS,
     as_float32,
@@ -440,7 +447,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
             )
 
     def _dictionary_l1_alpha(self):
-        return float(np.sqrt(2 * self.alpha) / 2)
+        return l1_start_weight(self.alpha)
 
     def _threshold(self, step):
         return l0_threshold(self.alpha, step)
@@ -450,7 +457,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
 
     def _init_kwargs(self, step):
         # ISTA's threshold μλ₁ for λ₁ the l1 weight of the optimal codes' start
-        return {"l1_threshold": step * self._dictionary_l1_alpha()} if self.l1_stages else {}
+        return {"l1_threshold": step * l1_start_weight(self.alpha)} if self.l1_stages else {}
 
     def _targets(self, X, C, step):
         return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,
