@@ -89,6 +89,11 @@ def fmt_rate(x):
     return f"{x:,.0f}"
 
 
+def fmt_s(x):
+    """Seconds: whole ones from 10 s up, tenths below."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
+
+
 def machine():
     model = platform.processor() or "?"
     try:
@@ -140,7 +145,7 @@ def data_dictionary(X, p, seed=0):
 # ----------------------------------------------------------------------- 1. throughput
 
 
-def bench_transform(X, device, quick):
+def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
     from sklearn.decomposition import sparse_encode
 
     try:
@@ -148,14 +153,14 @@ def bench_transform(X, device, quick):
     except ImportError:
         spams = None
         print("\nSPAMS is not installed (pip install spams-bin): its OMP is skipped.")
-    n_fast = 20000
-    n_slow = 300 if quick else 1000
+    n_fast = min(n_fast, X.shape[0])
+    n_slow = min(300 if quick else 1000, n_fast)
     repeats = 3 if quick else 5
     Xf = X[:n_fast]
     Xs = X[:n_slow].astype(np.float64)
     rows, floor_rows = [], []
     # the matmul rate of the device: one (n x m) @ (m x p) float32 product
-    for p in SIZES:
+    for p in sizes:
         D = data_dictionary(X, p)
         res = {}
         nnz = {}
@@ -252,9 +257,9 @@ def bench_transform(X, device, quick):
 # ------------------------------------------------------------------------------ 3. fit
 
 
-def bench_fit(X, device, quick, sizes, epochs, kinds):
+def bench_fit(X, device, quick, sizes, epochs, kinds, n_fit=None):
     """End-to-end ``fit`` of the real estimators, split by phase (``fit_times_``)."""
-    n_fit = 5000 if quick else X.shape[0]
+    n_fit = min(n_fit or (5000 if quick else X.shape[0]), X.shape[0])
     Xf, Xval = X[:n_fit], load_test_data(X)
     rows = []
     for kind in kinds:
@@ -281,9 +286,9 @@ def bench_fit(X, device, quick, sizes, epochs, kinds):
                 if kind == "l0":
                     return float(l0_objective(Xt, B, Ct, ALPHA).mean())
                 return float(msparse_objective(Xt, B, Ct).mean())
-            rows.append((type(est).__name__, p, f"{n_fit:,}", epochs, f"{ph['dictionary']:.0f}",
-                         f"{ph['targets']:.0f}", f"{ph['training']:.0f}",
-                         f"{ph['training'] / max(epochs, 1):.2f}", f"{total:.0f}",
+            rows.append((type(est).__name__, p, f"{n_fit:,}", epochs, fmt_s(ph["dictionary"]),
+                         fmt_s(ph["targets"]), fmt_s(ph["training"]),
+                         f"{ph['training'] / max(epochs, 1):.2f}", fmt_s(total),
                          f"{total / 60:.1f}", f"{obj(A):.3f}", f"{obj(Ad):.3f}",
                          f"{obj(A10):.3f}"))
             print(f"  fitted {type(est).__name__}(p={p}): {total:.0f} s", flush=True)
@@ -297,7 +302,7 @@ def bench_fit(X, device, quick, sizes, epochs, kinds):
 # --------------------------------------------------------------------------- 4. memory
 
 _MEMORY_CHILD = r"""
-import pickle, sys, numpy as np
+import pickle, sys, numpy as np, torch
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -314,20 +319,26 @@ n = int(sys.argv[2])
 X = np.random.default_rng(0).standard_normal((n, enc.n_features_in_)).astype(np.float32)
 enc.transform(X[:1000])  # torch's lazy initialisation is not the transform's cost
 import gc; gc.collect()
+gpu = torch.cuda.is_available() and str(enc.device).startswith("cuda")
+if gpu:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    gpu_before = torch.cuda.memory_allocated()
 ok = reset()
 import resource
 before = hwm()
 rss_before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 Z = enc.transform(X)
 after = hwm()
-print(ok, before, after, rss_before, Z.nbytes)
+gpu_extra = torch.cuda.max_memory_allocated() - gpu_before if gpu else -1
+print(ok, before, after, rss_before, Z.nbytes, gpu_extra)
 """
 
 
-def bench_memory(X, device, quick):
-    n = 200000
+def bench_memory(X, device, quick, sizes=None, n=200000):
     rows = []
-    sizes = (256,) if quick else SIZES
+    sizes = sizes or ((256,) if quick else SIZES)
+    gpu = str(device).startswith("cuda")
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "child.py")
         with open(script, "w") as f:
@@ -343,37 +354,69 @@ def bench_memory(X, device, quick):
                 env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
                 out = subprocess.run([sys.executable, script, path, str(n)], env=env,
                                      capture_output=True, text=True, check=True).stdout
-                ok, before, after, rss_before, nbytes = out.split()
-                before, after, rss_before, nbytes = (int(before), int(after), int(rss_before),
-                                                     int(nbytes))
+                ok, *numbers = out.split()
+                before, after, rss_before, nbytes, gpu_extra = map(int, numbers)
                 # with the high-water mark reset, the peak counts from the current RSS
                 base = rss_before if ok == "True" else before
                 extra = after - base
-                rows.append((p, cls.__name__, f"{nbytes / 2**20:.0f}",
-                             f"{extra / 2**20:.0f}", f"{(extra - nbytes) / 2**20:+.0f}"))
+                row = [p, cls.__name__, f"{nbytes / 2**20:.0f}", f"{extra / 2**20:.0f}",
+                       f"{(extra - nbytes) / 2**20:+.0f}"]
+                if gpu:  # device memory: the peak that torch's allocator held above its start
+                    row.append(f"{gpu_extra / 2**20:.0f}")
+                rows.append(row)
+    header = ["p", "encoder", "output MiB", "extra peak MiB", "extra - output MiB"]
+    if gpu:
+        header.append("extra GPU peak MiB")
     table(f"peak memory of transform on {n:,} float32 samples (VmHWM delta, subprocess)",
-          ["p", "encoder", "output MiB", "extra peak MiB", "extra - output MiB"], rows)
+          header, rows)
 
 
 # ----------------------------------------------------------------------------- main
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (~2-3 min)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=_positive, default=None,
                         help="torch.set_num_threads (default: torch's own choice)")
     parser.add_argument("--section", nargs="*", default=["transform", "fit", "memory"],
                         choices=["transform", "fit", "memory"])
-    parser.add_argument("--sizes", nargs="*", type=int, default=None,
-                        help="p values of the fit section (default: 128 256 512; --quick: 128)")
-    parser.add_argument("--fit-epochs", type=int, default=None,
+    parser.add_argument("--sizes", nargs="+", type=_positive, default=None,
+                        help="code sizes p of every section (default: 128 256 512; with "
+                        "--quick the fit section takes 128 and the memory section 256)")
+    parser.add_argument("--transform-samples", type=_positive, default=20000,
+                        help="samples that our encoders and sklearn's threshold encode in the "
+                        "transform section (default: 20000)")
+    parser.add_argument("--memory-samples", type=_positive, default=200000,
+                        help="samples of the memory section (default: 200000)")
+    parser.add_argument("--fit-samples", type=_positive, default=None,
+                        help="training samples of the fit section (default: all 60000; "
+                        "--quick: 5000)")
+    parser.add_argument("--fit-epochs", type=_non_negative, default=None,
                         help="max_epochs of the fit section (default: 100, the estimators' "
                         "default; --quick: 5)")
     parser.add_argument("--fit-encoders", nargs="*", default=["l0", "msparse"],
                         choices=["l0", "msparse"])
     args = parser.parse_args(argv)
+    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device here")
+    if args.device != "cpu" and not str(args.device).startswith("cuda"):
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     t_start = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -382,13 +425,15 @@ def main(argv=None):
     print(f"data: {source}, {X.shape[0]:,} x {X.shape[1]}; device: {args.device}; "
           f"{'--quick' if args.quick else 'full'} run")
     if "transform" in args.section:
-        bench_transform(X, args.device, args.quick)
+        bench_transform(X, args.device, args.quick, sizes=args.sizes or SIZES,
+                        n_fast=args.transform_samples)
     if "fit" in args.section:
         sizes = args.sizes or ((128,) if args.quick else SIZES)
         epochs = args.fit_epochs if args.fit_epochs is not None else (5 if args.quick else 100)
-        bench_fit(X, args.device, args.quick, sizes, epochs, args.fit_encoders)
+        bench_fit(X, args.device, args.quick, sizes, epochs, args.fit_encoders,
+                  n_fit=args.fit_samples)
     if "memory" in args.section:
-        bench_memory(X, args.device, args.quick)
+        bench_memory(X, args.device, args.quick, sizes=args.sizes, n=args.memory_samples)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; total "
           f"{time.perf_counter() - t_start:.0f} s")
 

@@ -1,0 +1,114 @@
+"""``benchmarks/run.py`` at a tiny size: every section runs and prints tables that add up.
+
+The benchmark is a deliverable of its own (issue #5) that no other test runs; here it runs
+in this process on a few thousand samples at p = 64, so an API change that breaks it fails
+here, and its tables are checked for what must hold whatever the speed: the M-sparse codes
+have M nonzeros, the optimal codes reach a lower objective than 10 IHT iterations, the
+output of ``transform`` is part of its peak memory. No time is asserted.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+RUN_PY = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("skl0_benchmarks_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tables(text):
+    """``{title: [row dicts]}`` from the markdown tables that the script prints."""
+    tables, lines = {}, text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("### "):
+            header = [c.strip() for c in lines[i + 2].strip("|").split("|")]
+            rows = []
+            for row in lines[i + 4:]:
+                if not row.startswith("|"):
+                    break
+                rows.append(dict(zip(header, (c.strip() for c in row.strip("|").split("|")),
+                                     strict=True)))
+            tables[line[4:]] = rows
+    return tables
+
+
+def _table(tables, start):
+    (title,) = [t for t in tables if t.startswith(start)]
+    return tables[title]
+
+
+def _number(text):
+    return float(text.replace(",", ""))
+
+
+def test_every_section_at_a_tiny_size(bench, capsys):
+    threads = torch.get_num_threads()
+    bench.main(["--quick", "--sizes", "64", "--transform-samples", "2000",
+                "--memory-samples", "20000", "--fit-samples", "1000", "--fit-epochs", "2"])
+    assert torch.get_num_threads() == threads
+    tables = _tables(capsys.readouterr().out)
+
+    rows = {r["method"]: r for r in _table(tables, "transform throughput")}
+    for name in ("L0Encoder", "MSparseEncoder", "skl0.iht (10 it)", "sklearn omp",
+                 "sklearn lasso_cd", "sklearn lasso_lars", "sklearn threshold"):
+        assert rows[name]["p"] == "64"
+        assert _number(rows[name]["samples/s"]) > 0
+    assert _number(rows["MSparseEncoder"]["mean nnz"]) == bench.M
+    assert _number(rows["skl0.iht (10 it)"]["mean nnz"]) == bench.M
+    assert _number(rows["sklearn omp"]["mean nnz"]) <= bench.M
+    assert _number(rows["MSparseEncoder"]["MSparse speed-up"]) == 1.0
+    assert _number(rows["L0Encoder"]["L0 speed-up"]) == 1.0
+
+    floor = _table(tables, "floor")
+    assert [r["encoder"] for r in floor] == ["L0Encoder", "MSparseEncoder"]
+    for r in floor:
+        assert r["n"] == "2000"
+        # the ratios are the times over the floor and over the products alone
+        assert _number(r["ours / floor"]) == pytest.approx(
+            _number(r["transform ms"]) / _number(r["floor ms"]), rel=0.1, abs=0.02)
+        assert _number(r["ours / GEMMs"]) > 0
+
+    fit = _table(tables, "fit end to end on 1,000 samples")
+    assert [r["encoder"] for r in fit] == ["L0Encoder", "MSparseEncoder"]
+    for r in fit:
+        assert r["p"] == "64" and r["epochs"] == "2"
+        phases = sum(_number(r[k]) for k in ("dictionary s", "optimal codes s", "training s"))
+        assert phases <= _number(r["total s"]) + 0.15  # each rounded to 0.1 s
+        # the codes that the encoder is trained on are better than 10 IHT iterations
+        assert _number(r["obj: optimal codes"]) < _number(r["obj: IHT 10 it"])
+
+    memory = _table(tables, "peak memory of transform on 20,000")
+    assert [r["encoder"] for r in memory] == ["L0Encoder", "MSparseEncoder"]
+    for r in memory:
+        output = _number(r["output MiB"])
+        assert output == pytest.approx(20000 * 64 * 4 / 2**20, abs=0.5)
+        # the returned codes are part of the peak
+        assert _number(r["extra peak MiB"]) >= 0.9 * output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+    (["--sizes", "0"], "must be a positive integer"),
+    (["--fit-epochs", "-1"], "must be a non-negative integer"),
+])
+def test_bad_arguments_are_named(bench, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_without_a_device_is_refused_before_any_work(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cuda"])
+    captured = capsys.readouterr()
+    assert "torch sees no CUDA device" in captured.err
+    assert "machine:" not in captured.out
