@@ -329,7 +329,11 @@ def _batch_workers(device, n, batch_size, share=False):
     default one) the threads split that batch, each share at least ``_MIN_BATCH`` rows, so
     that the memory in flight stays that of one batch. When that leaves fewer batches than
     torch has threads, one batch at a time with the whole intra-op pool is kept (no core
-    idle). Returns ``(workers, batch_size)``.
+    idle). The batches are then evened out: as many as before, rounded up to a multiple of
+    the workers, all of one size but a shorter last one, so that the threads' rows differ
+    by fewer than the number of batches (20,000 rows in 4,096-row shares were 3 shares for
+    one thread and 2 for the other: 1.14x slower at p = 128). Returns
+    ``(workers, batch_size)``.
     """
     threads = torch.get_num_threads()
     if torch.device(device).type != "cpu" or threads < 2:
@@ -342,7 +346,8 @@ def _batch_workers(device, n, batch_size, share=False):
     if workers < threads:
         # fewer batches than threads would leave cores idle that the intra-op pool uses
         return 1, batch_size
-    return workers, size
+    batches = workers * -(-n // (workers * size))
+    return workers, -(-n // batches)
 
 
 def _batches(X, starts, batch_size, device, total=None):

@@ -135,6 +135,20 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
         assert training._batch_workers("cpu", 100 * rows, 4 * rows, share=True) == (2, 2 * rows)
         assert training._batch_workers("cpu", 100 * rows, rows, share=True) == (1, rows)
         assert training._batch_workers("cpu", rows, 4 * rows, share=True) == (1, 4 * rows)
+        # evened out: none above the size asked, and the rows that each worker gets (batches
+        # dealt round-robin) differ by fewer than the batches when these are larger than
+        # their number (the case of the default batches), else by one batch at most
+        for n in (41, 40, 43, 29, 20000, 10 * rows + 1):
+            for size, share in ((7, False), (4 * rows, True)):
+                workers, even = training._batch_workers("cpu", n, size, share=share)
+                if workers == 1:
+                    continue
+                assert even <= (size // workers if share else size)
+                sizes = [len(range(n)[s:s + even]) for s in range(0, n, even)]
+                loads = [sum(sizes[k::workers]) for k in range(workers)]
+                spread = max(loads) - min(loads)
+                assert spread < len(sizes) if even >= len(sizes) else spread <= even, (n, size)
+        assert training._batch_workers("cpu", 20000, 8192, share=True) == (2, 3334)  # 6 x 3334
         torch.set_num_threads(1)
         assert training._batch_workers("cpu", 40, 7) == (1, 7)
         torch.set_num_threads(2)
