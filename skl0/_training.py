@@ -308,15 +308,25 @@ def capped_threads():
 # large enough (>= 1,024 rows) for the matrix products to run near their peak rate.
 _BATCH_ELEMENTS = 1 << 20
 
+# The same for the fast path on the CPU when it runs one batch at a time, every operation on
+# torch's threads (ℓ0 and LISTA; M-sparse on one thread or with too few batches): 1 MiB of
+# codes (256 Ki floats; 1,024 rows at least). On the 2-core AMD host of 2026-11-30 (2 MiB of
+# L2 a core) that was up to 1.27x faster than 4 MiB buffers (ℓ0: 2 threads, 20,000 and
+# 60,000 samples, p = 128-512, K = 2 tied and 4 untied; ℓ0 and M-sparse on one thread:
+# 1.00-1.15x; docs/performance.md). The M-sparse batches that run side by side on the
+# threads keep their shares of the 4 MiB batch (smaller ones were slower), and a GPU wants
+# large batches.
+_SERIAL_CPU_BATCH_ELEMENTS = 1 << 18
+
 
 _MIN_BATCH = 1024
 
 
-def _default_batch_size(module):
+def _default_batch_size(module, elements=_BATCH_ELEMENTS):
     width = getattr(module, "n_components", None)
     if not isinstance(width, int) or width < 1:
         return 8192
-    return max(_MIN_BATCH, _BATCH_ELEMENTS // width)
+    return max(_MIN_BATCH, elements // width)
 
 
 def _batch_workers(device, n, batch_size, share=False):
@@ -413,7 +423,8 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     """Run ``module`` in eval/inference mode over ``X`` in batches into a numpy array.
 
     No temporary of the full output size is made besides the returned array; the default
-    ``batch_size`` (None) holds one batch's codes within 8 MiB (at least 1,024 rows). Torch's
+    ``batch_size`` (None) holds one batch's codes within 4 MiB (1 MiB for the fast path on
+    the CPU when it runs one batch at a time; at least 1,024 rows either way). Torch's
     threads are capped by :func:`capped_threads` (loky's ``OMP_NUM_THREADS`` under ``n_jobs``).
 
     ``check_finite=True`` replaces scikit-learn's finiteness check of ``X`` (a single-threaded
@@ -442,6 +453,8 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
                 if getattr(run, "batches_in_threads", False):
                     workers, batch_size = _batch_workers(device, n, batch_size,
                                                          share=default_batch)
+                if workers == 1 and default_batch and torch.device(device).type == "cpu":
+                    batch_size = _default_batch_size(module, _SERIAL_CPU_BATCH_ELEMENTS)
                 total = _run_batches(run, X, out, batch_size, device, workers, check_finite)
             else:
                 for start, xb in _batches(X, range(0, n, batch_size), batch_size, device,

@@ -190,3 +190,41 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("kind, threads, rows", [
+    ("l0", 2, 1 << 18), ("lista", 1, 1 << 18), ("msparse", 1, 1 << 18),
+    ("msparse", 2, 1 << 19),  # side by side: two shares of the 4 MiB batch
+])
+def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, rows):
+    # one batch at a time on the CPU: 1 MiB of codes a batch; M-sparse batches side by side
+    # on the threads: each a share of the 4 MiB one (in floats of 4 bytes, at p = 256 here)
+    import skl0._training as training
+
+    monkeypatch.setattr(training, "_MIN_BATCH", 16)
+    p = 256
+    net = UnfoldedEncoder(6, p, n_stages=2, kind=kind, n_nonzero_coefs=3)
+    seen = []
+    fast = net.inference_forward
+
+    def recording():
+        run = fast()
+
+        def wrapped(x, out):
+            seen.append(len(x))
+            run(x, out)
+
+        wrapped.batches_in_threads = getattr(run, "batches_in_threads", False)
+        return wrapped
+
+    net.inference_forward = recording
+    X = np.random.RandomState(0).randn(4 * (1 << 20) // p - 3, 6)  # four 4 MiB batches of codes, less 3 rows
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        Z = batched_forward(net, X, "cpu", np.float32)
+    finally:
+        torch.set_num_threads(before)
+    assert sum(seen) == len(X) and Z.shape == (len(X), p)
+    # (the threads' evened-out shares are then whole ones)
+    assert max(seen) == rows // p, seen
