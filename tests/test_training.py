@@ -218,7 +218,8 @@ def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, 
         return wrapped
 
     net.inference_forward = recording
-    X = np.random.RandomState(0).randn(4 * (1 << 20) // p - 3, 6)  # four 4 MiB batches of codes, less 3 rows
+    # four 4 MiB batches of codes, less 3 rows
+    X = np.random.RandomState(0).randn(4 * (1 << 20) // p - 3, 6)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
