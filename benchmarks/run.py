@@ -109,26 +109,35 @@ def machine():
             f"{load[2]:.1f} (1/5/15 min)")
 
 
-def load_data():
-    """Fashion-MNIST train (16x16, mean 0, variance 1 per sample) or random data."""
+def load_data(path=None):
+    """Fashion-MNIST train (16x16, mean 0, variance 1 per sample) or random data.
+
+    ``path``: the folder of its idx files (default: the Debian package's).
+    """
     try:
         from skl0.datasets import load_fashion_mnist, preprocess_patches
 
-        X = preprocess_patches(load_fashion_mnist(subset="train").data)
+        X = preprocess_patches(load_fashion_mnist(**_path_kw(path), subset="train").data)
         return np.ascontiguousarray(X, dtype=np.float32), "Fashion-MNIST train, 16x16 patches"
     except (OSError, ImportError, ValueError) as exc:
+        if path is not None:  # asked for by name: no silent stand-in
+            raise
         print(f"Fashion-MNIST not available ({exc}); using random data.")
         rng = np.random.default_rng(0)
         X = rng.standard_normal((60000, 256)).astype(np.float32)
         return X, "random Gaussian data (Fashion-MNIST missing)"
 
 
-def load_test_data(X, n=2000):
+def _path_kw(path):
+    return {} if path is None else {"path": path}
+
+
+def load_test_data(X, n=2000, path=None):
     """``n`` Fashion-MNIST test patches (or ``n`` random rows like ``X`` when it is missing)."""
     try:
         from skl0.datasets import load_fashion_mnist, preprocess_patches
 
-        Xte = preprocess_patches(load_fashion_mnist(subset="test").data)
+        Xte = preprocess_patches(load_fashion_mnist(**_path_kw(path), subset="test").data)
         return np.ascontiguousarray(Xte[:n], dtype=np.float32)
     except (OSError, ImportError, ValueError):
         rng = np.random.default_rng(1)
@@ -257,10 +266,10 @@ def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
 # ------------------------------------------------------------------------------ 3. fit
 
 
-def bench_fit(X, device, quick, sizes, epochs, kinds, n_fit=None):
+def bench_fit(X, device, quick, sizes, epochs, kinds, n_fit=None, data_path=None):
     """End-to-end ``fit`` of the real estimators, split by phase (``fit_times_``)."""
     n_fit = min(n_fit or (5000 if quick else X.shape[0]), X.shape[0])
-    Xf, Xval = X[:n_fit], load_test_data(X)
+    Xf, Xval = X[:n_fit], load_test_data(X, path=data_path)
     rows = []
     for kind in kinds:
         for p in sizes:
@@ -412,6 +421,9 @@ def main(argv=None):
                         "default; --quick: 5)")
     parser.add_argument("--fit-encoders", nargs="*", default=["l0", "msparse"],
                         choices=["l0", "msparse"])
+    parser.add_argument("--data", default=None,
+                        help="folder of the Fashion-MNIST idx files (default: the Debian "
+                        "package's, /usr/share/datasets/fashion-mnist)")
     args = parser.parse_args(argv)
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: torch sees no CUDA device here")
@@ -421,7 +433,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
-    X, source = load_data()
+    X, source = load_data(args.data)
     print(f"data: {source}, {X.shape[0]:,} x {X.shape[1]}; device: {args.device}; "
           f"{'--quick' if args.quick else 'full'} run")
     if "transform" in args.section:
@@ -431,7 +443,7 @@ def main(argv=None):
         sizes = args.sizes or ((128,) if args.quick else SIZES)
         epochs = args.fit_epochs if args.fit_epochs is not None else (5 if args.quick else 100)
         bench_fit(X, args.device, args.quick, sizes, epochs, args.fit_encoders,
-                  n_fit=args.fit_samples)
+                  n_fit=args.fit_samples, data_path=args.data)
     if "memory" in args.section:
         bench_memory(X, args.device, args.quick, sizes=args.sizes, n=args.memory_samples)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; total "

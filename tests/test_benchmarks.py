@@ -112,3 +112,10 @@ def test_cuda_without_a_device_is_refused_before_any_work(bench, capsys):
     captured = capsys.readouterr()
     assert "torch sees no CUDA device" in captured.err
     assert "machine:" not in captured.out
+
+
+def test_a_named_data_folder_must_exist(bench, tmp_path):
+    # without --data a missing Fashion-MNIST falls back to random data (with a message);
+    # a folder asked for by name is never silently replaced
+    with pytest.raises(FileNotFoundError, match="not found"):
+        bench.main(["--quick", "--section", "memory", "--data", str(tmp_path / "missing")])
