@@ -90,8 +90,19 @@ def test_every_section_at_a_tiny_size(bench, capsys):
     for r in memory:
         output = _number(r["output MiB"])
         assert output == pytest.approx(20000 * 64 * 4 / 2**20, abs=0.5)
-        # the returned codes are part of the peak
-        assert _number(r["extra peak MiB"]) >= 0.9 * output
+        # the returned codes are part of the peak (measurable where the high-water mark can
+        # be reset; otherwise the script counts from the mark of the child's start-up)
+        if _can_reset_high_water_mark():
+            assert _number(r["extra peak MiB"]) >= 0.9 * output
+
+
+def _can_reset_high_water_mark():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("argv, message", [
