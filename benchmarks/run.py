@@ -345,7 +345,7 @@ print(ok, before, after, rss_before, Z.nbytes, gpu_extra)
 
 
 def bench_memory(X, device, quick, sizes=None, n=200000):
-    rows = []
+    rows, reset = [], True
     sizes = sizes or ((256,) if quick else SIZES)
     gpu = str(device).startswith("cuda")
     with tempfile.TemporaryDirectory() as tmp:
@@ -366,6 +366,7 @@ def bench_memory(X, device, quick, sizes=None, n=200000):
                 ok, *numbers = out.split()
                 before, after, rss_before, nbytes, gpu_extra = map(int, numbers)
                 # with the high-water mark reset, the peak counts from the current RSS
+                reset &= ok == "True"
                 base = rss_before if ok == "True" else before
                 extra = after - base
                 row = [p, cls.__name__, f"{nbytes / 2**20:.0f}", f"{extra / 2**20:.0f}",
@@ -378,6 +379,9 @@ def bench_memory(X, device, quick, sizes=None, n=200000):
         header.append("extra GPU peak MiB")
     table(f"peak memory of transform on {n:,} float32 samples (VmHWM delta, subprocess)",
           header, rows)
+    if not reset:
+        print("\nThe high-water mark could not be reset here (/proc/self/clear_refs): the "
+              "extra peak counts from the child's own start-up peak and may read low.")
 
 
 # ----------------------------------------------------------------------------- main
