@@ -72,9 +72,10 @@ def test_every_section_at_a_tiny_size(bench, capsys):
     assert [r["encoder"] for r in floor] == ["L0Encoder", "MSparseEncoder"]
     for r in floor:
         assert r["n"] == "2000"
-        # the ratios are the times over the floor and over the products alone
-        assert _number(r["ours / floor"]) == pytest.approx(
-            _number(r["transform ms"]) / _number(r["floor ms"]), rel=0.1, abs=0.02)
+        # the ratio is the time over the floor (both printed to 0.05 ms, the ratio to 0.005)
+        t, f = _number(r["transform ms"]), _number(r["floor ms"])
+        low, high = (t - 0.05) / (f + 0.05), (t + 0.05) / max(f - 0.05, 1e-9)
+        assert low - 0.005 <= _number(r["ours / floor"]) <= high + 0.005, r
         assert _number(r["ours / GEMMs"]) > 0
 
     fit = _table(tables, "fit end to end on 1,000 samples")
@@ -82,7 +83,7 @@ def test_every_section_at_a_tiny_size(bench, capsys):
     for r in fit:
         assert r["p"] == "64" and r["epochs"] == "2"
         phases = sum(_number(r[k]) for k in ("dictionary s", "optimal codes s", "training s"))
-        assert phases <= _number(r["total s"]) + 0.15  # each rounded to 0.1 s
+        assert phases <= _number(r["total s"]) + 0.2  # four numbers, each to 0.05 s
         # the codes that the encoder is trained on are better than 10 IHT iterations
         assert _number(r["obj: optimal codes"]) < _number(r["obj: IHT 10 it"])
 
