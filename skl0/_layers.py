@@ -29,9 +29,11 @@ from ._solvers import _keep_largest_csr, _quiet_csr, keep_largest, keep_largest_
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
 # M-sparse eval forward on the CPU: the products by S take the kept entries as a sparse
-# matrix when at most 1/_SPARSE_STAGES of each row is kept (transform, 2 threads: 1.19-1.23x
-# faster at M/p = 1/16, 1.41x at 1/32, 1.02-1.10x at 1/8, 0.93x at 1/4; docs/performance.md)
-_SPARSE_STAGES = 16
+# matrix when at most 1/_SPARSE_STAGES of each row is kept (transform, 2 threads, A/B in one
+# process; docs/performance.md). Intel host: 1.19-1.23x faster at M/p = 1/16, 1.41x at 1/32,
+# 0.95-1.10x at 1/8 (within its noise), 0.93x at 1/4. AMD host (2026-11-30): 1.09-1.41x at
+# 1/8 (1.22-1.25x at p = 256, M = 32), 1.04-1.13x at 3/16, 0.99x at 1/4. Hence 1/8.
+_SPARSE_STAGES = 8
 
 
 def helu_sigma(v, sigma):
@@ -337,7 +339,7 @@ class UnfoldedEncoder(nn.Module):
         * ``kind="msparse"``: :func:`skl0._solvers.keep_largest` per stage, whose CPU route
           finds each row's threshold with numpy's sort and builds the mask with numpy
           (several times faster than ``topk`` and a torch mask; the same values); the last
-          stage writes ``out`` directly. When M is at most 1/16 of p, each product by S
+          stage writes ``out`` directly. When M is at most 1/8 of p, each product by S
           takes the kept entries as a sparse CSR matrix (``M p`` instead of ``p²``
           multiply-adds per row; the same support, values to float rounding). The function
           has ``batches_in_threads = True``: the caller may run batches on several threads

@@ -330,6 +330,7 @@ def test_msparse_inference_forward_sparse_stages(tied, n_stages, dtype, monkeypa
     real = L._keep_largest_csr
     monkeypatch.setattr(L, "_keep_largest_csr", lambda U, M: calls.append(M) or real(U, M))
     net, X = _perturbed_net("msparse", n_stages, tied, dtype=dtype, n_nonzero_coefs=2)
+    monkeypatch.setattr(L, "_SPARSE_STAGES", 16)
     net.inference_forward()(X, torch.empty(len(X), 24))
     assert calls == []  # 2 of 24 is more than 1/16 of the row: dense products
     monkeypatch.setattr(L, "_SPARSE_STAGES", 12)
