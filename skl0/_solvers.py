@@ -964,11 +964,16 @@ def _initial_dictionary(X, n_components, generator):
     """scikit-learn's start: the top right singular vectors scaled by their singular values.
 
     From at most 10,000 random rows of ``X``; rows beyond the rank are zero (they are replaced
-    by data samples at the first update).
+    by data samples at the first update). Each vector's sign is fixed as scikit-learn's
+    ``svd_flip(u_based_decision=False)`` fixes it (its largest entry in magnitude positive),
+    so the start, and the dictionary learned from it, do not depend on the SVD routine that
+    ran (LAPACK's on the CPU, cuSOLVER's on a GPU may return either sign).
     """
     n = X.shape[0]
     rows = torch.randperm(n, generator=generator)[: min(n, 10_000)].to(X.device)
     _, S, Vt = torch.linalg.svd(X[rows].double(), full_matrices=False)
+    signs = torch.sign(Vt.gather(1, Vt.abs().argmax(dim=1, keepdim=True)))
+    Vt = Vt * torch.where(signs == 0, 1.0, signs)
     D = (S[:, None] * Vt)[:n_components].to(X.dtype)
     if D.shape[0] < n_components:
         D = torch.cat([D, D.new_zeros(n_components - D.shape[0], X.shape[1])])

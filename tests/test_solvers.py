@@ -604,6 +604,29 @@ def test_learn_dictionary_matches_sklearn_objective():
     assert ours < start
 
 
+def test_initial_dictionary_signs_do_not_depend_on_the_svd(monkeypatch):
+    # LAPACK and cuSOLVER may return any sign for each singular vector: the start takes
+    # scikit-learn's svd_flip convention (each row's largest entry positive), so a routine
+    # that flips signs gives the same start and the same learned dictionary
+    X, _ = _problem(n=60, p=10, d=8)
+    C0 = S._initial_dictionary(X, 6, torch.Generator().manual_seed(0))
+    rows = C0[C0.abs().sum(1) > 0]
+    assert (rows.gather(1, rows.abs().argmax(1, keepdim=True)) > 0).all()
+    learned, _ = S.learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
+    svd = torch.linalg.svd
+
+    def flipped_svd(A, full_matrices=True):
+        U, sv, Vt = svd(A, full_matrices=full_matrices)
+        flip = torch.tensor([(-1.0) ** k for k in range(len(sv))], dtype=A.dtype)
+        return U * flip, sv, Vt * flip[:, None]
+
+    monkeypatch.setattr(torch.linalg, "svd", flipped_svd)
+    torch.testing.assert_close(S._initial_dictionary(X, 6, torch.Generator().manual_seed(0)),
+                               C0)
+    again, _ = S.learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
+    torch.testing.assert_close(again, learned)
+
+
 def test_learn_dictionary_seeded_and_input_untouched():
     X, _ = _problem(n=40, p=8, d=6)
     X0 = X.clone()
