@@ -966,8 +966,9 @@ def _initial_dictionary(X, n_components, generator):
     From at most 10,000 random rows of ``X``; rows beyond the rank are zero (they are replaced
     by data samples at the first update). Each vector's sign is fixed as scikit-learn's
     ``svd_flip(u_based_decision=False)`` fixes it (its largest entry in magnitude positive),
-    so the start, and the dictionary learned from it, do not depend on the SVD routine that
-    ran (LAPACK's on the CPU, cuSOLVER's on a GPU may return either sign).
+    so the start does not depend on the SVD routine that ran (LAPACK's on the CPU, cuSOLVER's
+    on a GPU may return either sign), nor, up to float rounding, the dictionary learned from
+    it.
     """
     n = X.shape[0]
     rows = torch.randperm(n, generator=generator)[: min(n, 10_000)].to(X.device)
