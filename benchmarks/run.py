@@ -73,8 +73,12 @@ def median_time(fn, repeats, warmup=1):
     return float(np.median(times))
 
 
+def is_cuda(device):
+    return str(device).startswith("cuda")
+
+
 def sync(device):
-    if str(device).startswith("cuda"):
+    if is_cuda(device):
         torch.cuda.synchronize()
 
 
@@ -166,7 +170,7 @@ def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
         print("\nSPAMS is not installed (pip install spams-bin): its OMP is skipped.")
     n_fast = min(n_fast, X.shape[0])
     n_slow = min(300 if quick else 1000, n_fast)
-    gpu = str(device).startswith("cuda")
+    gpu = is_cuda(device)
     repeats = 3 if quick else 5
     Xf = X[:n_fast]
     Xs = X[:n_slow].astype(np.float64)
@@ -370,7 +374,7 @@ print(ok, before, after, rss_before, Z.nbytes, gpu_extra)
 def bench_memory(X, device, quick, sizes=None, n=200000):
     rows, reset = [], True
     sizes = sizes or ((256,) if quick else SIZES)
-    gpu = str(device).startswith("cuda")
+    gpu = is_cuda(device)
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "child.py")
         with open(script, "w") as f:
@@ -410,18 +414,17 @@ def bench_memory(X, device, quick, sizes=None, n=200000):
 # ----------------------------------------------------------------------------- main
 
 
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _integer(minimum, name):
+    """An argparse type: an integer of at least ``minimum`` (``name`` says which kind)."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a {name} integer, got {text}")
+        return value
+    return parse
 
 
-def _non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
+_positive, _non_negative = _integer(1, "positive"), _integer(0, "non-negative")
 
 
 def main(argv=None):
@@ -452,9 +455,9 @@ def main(argv=None):
                         help="folder of the Fashion-MNIST idx files (default: the Debian "
                         "package's, /usr/share/datasets/fashion-mnist)")
     args = parser.parse_args(argv)
-    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+    if is_cuda(args.device) and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: torch sees no CUDA device here")
-    if args.device != "cpu" and not str(args.device).startswith("cuda"):
+    if args.device != "cpu" and not is_cuda(args.device):
         parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     t_start = time.perf_counter()
     if args.threads:
