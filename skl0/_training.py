@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import numbers
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -217,12 +219,19 @@ def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max
 def fit_net(net, X, y, random_state):
     """``net.fit(X, y)`` with the shuffling and any dropout seeded from ``random_state``.
 
-    The global torch RNG is forked, so the caller's random stream is left untouched.
+    The global torch RNG is forked, so the caller's random stream is left untouched. On
+    the CPU the training runs under :func:`work_threads` sized by one mini-batch's forward
+    products (:func:`module_flops`): one thread for the small matrices of the usual batch
+    sizes, torch's count restored afterwards.
     """
     devices = []
     if str(net.device).startswith("cuda") and torch.cuda.is_available():
         devices = [torch.device(net.device).index or 0]
-    with torch.random.fork_rng(devices=devices):
+    module = getattr(net, "module_", None) or net.module
+    flops = None
+    if isinstance(module, torch.nn.Module):
+        flops = module_flops(module, net.batch_size if net.batch_size > 0 else len(X))
+    with work_threads(flops), torch.random.fork_rng(devices=devices):
         torch.manual_seed(torch_seed(random_state))
         net.fit(X, y)
     return net
@@ -282,23 +291,106 @@ def _thread_cap():
     return min(caps) if caps else None
 
 
-@contextlib.contextmanager
-def capped_threads():
-    """Cap torch's intra-op threads to :func:`_thread_cap` for the duration of a block.
+# Floating-point operations that one more intra-op thread needs in each operation of a
+# phase before it can pay. Below, the split work is done before the threads meet, and a
+# thread that the OS has given to another process stalls every operation (torch's OpenMP
+# pool waits for it at the end of each one); docs/performance.md, "Under load".
+_FLOPS_PER_THREAD = 1 << 30
 
-    Nothing changes when no cap is set or torch already uses no more threads than it (the
-    usual case, including loky workers); otherwise the count is lowered and then restored.
+
+def _threads_for(flops=None):
+    """Intra-op threads for operations of ``flops`` floating-point operations each.
+
+    torch's current count, capped by :func:`_thread_cap` and by one thread per
+    ``_FLOPS_PER_THREAD`` (at least one); ``flops=None`` applies the cap alone.
     """
+    threads = torch.get_num_threads()
     cap = _thread_cap()
+    if cap is not None:
+        threads = min(threads, cap)
+    if flops is not None:
+        threads = min(threads, max(1, int(flops // _FLOPS_PER_THREAD)))
+    return threads
+
+
+@contextlib.contextmanager
+def work_threads(flops=None):
+    """Run a block with torch's intra-op threads sized for operations of ``flops`` each.
+
+    The count is :func:`_threads_for` ``(flops)``: never more than torch's current count
+    or the environment's cap (``OMP_NUM_THREADS``, which loky sets in the workers of
+    ``GridSearchCV(n_jobs=k)``), and one thread where the operations are too small for a
+    second one to pay. It is restored when the block ends, also on error, so the caller's
+    :func:`torch.set_num_threads` is left as it was.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skl0._training import work_threads
+    >>> before = torch.get_num_threads()
+    >>> with work_threads(flops=2 * 128 * 64 * 64):  # one training batch on digits
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
     before = torch.get_num_threads()
-    if cap is None or before <= cap:
+    threads = _threads_for(flops)
+    if threads == before:
         yield
         return
-    torch.set_num_threads(cap)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def capped_threads():
+    """:func:`work_threads` without a size: only the environment's cap applies."""
+    return work_threads(None)
+
+
+def module_flops(module, n_rows):
+    """Floating-point operations of a forward pass of ``module`` over ``n_rows`` rows.
+
+    Two per weight and row (a multiply and an add): the size of the matrix products of
+    the unfolded encoders and their heads.
+    """
+    weights = sum(p.numel() for p in module.parameters() if p.ndim >= 2)
+    return 2 * int(n_rows) * weights
+
+
+def fit_flops(n_samples, n_features, n_components, batch_size=256):
+    """Floating-point operations of the typical product of an encoder's ``fit``.
+
+    That of a mini-batch of dictionary learning: ``batch_size`` rows (at most
+    ``n_samples``) times a ``max(n_components, n_features) x n_components`` matrix.
+    """
+    rows = min(int(n_samples), int(batch_size))
+    return 2 * rows * int(n_components) * max(int(n_components), int(n_features))
+
+
+def scoped_fit_threads(fit):
+    """Decorate an encoder's ``fit(self, X, ...)`` to run under :func:`work_threads`.
+
+    The size is :func:`fit_flops` of ``X``'s shape and the encoder's ``n_components``
+    (``n_features`` when ``None``); an ``X`` without a 2-D shape only gets the cap.
+    """
+    @functools.wraps(fit)
+    def wrapper(self, X, *args, **kwargs):
+        shape = np.shape(X) if hasattr(X, "__len__") else ()
+        flops = None
+        if len(shape) == 2:
+            p = getattr(self, "n_components", None)
+            dictionary = getattr(self, "dictionary", None)
+            if dictionary is not None and np.ndim(dictionary) == 2:
+                p = np.shape(dictionary)[0]
+            flops = fit_flops(shape[0], shape[1], p if isinstance(p, int) else shape[1])
+        with work_threads(flops):
+            return fit(self, X, *args, **kwargs)
+
+    return wrapper
 
 
 # Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
@@ -330,9 +422,10 @@ def _default_batch_size(module, elements=_BATCH_ELEMENTS):
 
 
 def _batch_workers(device, n, batch_size, share=False):
-    """Threads and batch size for a fast path that allows threads (``run.batches_in_threads``).
+    """Threads and batch size for the fast path of :func:`batched_forward`.
 
-    On the CPU, one thread per torch thread, at most one per batch; 1 elsewhere. Each batch
+    On the CPU, one thread per torch thread (:func:`_threads_for`: the environment's cap
+    applies), at most one per batch; 1 elsewhere. Each batch
     is then run whole by one thread, with torch's intra-op pool set to one thread, instead
     of every operation being split over the pool: the M-sparse encoder's numpy sort
     (single-threaded) then runs on all cores. With ``share=True`` (``batch_size`` is the
@@ -345,7 +438,7 @@ def _batch_workers(device, n, batch_size, share=False):
     one thread and 2 for the other: 1.14x slower at p = 128). Returns
     ``(workers, batch_size)``.
     """
-    threads = torch.get_num_threads()
+    threads = _threads_for()
     if torch.device(device).type != "cpu" or threads < 2:
         return 1, batch_size
     workers, size = threads, batch_size
@@ -370,14 +463,27 @@ def _batches(X, starts, batch_size, device, total=None):
         yield start, xb
 
 
-def _run_batches(run, X, out, batch_size, device, workers, check_finite):
+def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=None):
     """``run(x_batch, out_batch)`` over the batches of ``X``, on ``workers`` threads.
 
-    With several workers the batches are dealt round-robin and torch's intra-op threads are
-    set to 1 meanwhile (restored after). Returns the float64 sum of the float32 batches
-    when ``check_finite`` (for :func:`batched_forward`'s finiteness check), else ``None``.
+    With several workers each takes the next batch when it is done with one, and torch's
+    intra-op threads are set to 1 meanwhile (restored after); with one, the batches run
+    under :func:`work_threads` sized by ``flops``, those of one batch. Returns the float64
+    sum of the float32 batches when ``check_finite`` (for :func:`batched_forward`'s
+    finiteness check), else ``None``.
     """
     starts = range(0, X.shape[0], batch_size)
+    # the workers take the next batch when they are done with one: a worker whose core is
+    # shared with another process takes fewer
+    queue, lock = iter(starts), threading.Lock()
+
+    def next_starts():
+        while True:
+            with lock:
+                start = next(queue, None)
+            if start is None:
+                return
+            yield start
 
     def work(k):
         # inference mode and numpy's error state are per thread: entered here
@@ -385,12 +491,13 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite):
         # with the check, a float32 overflow of the cast to inf is reported after the loop
         quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
         with torch.inference_mode(), quiet:
-            for start, xb in _batches(X, starts[k::workers], batch_size, device, total):
+            for start, xb in _batches(X, next_starts(), batch_size, device, total):
                 run(xb, torch.from_numpy(out[start:start + batch_size]))
         return total
 
     if workers == 1:
-        totals = [work(0)]
+        with work_threads(flops):
+            totals = [work(0)]
     else:
         # the pool's new threads take the count set here; threads of the caller's that
         # already ran torch keep their own (OpenMP's per-thread setting)
@@ -424,8 +531,12 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
 
     No temporary of the full output size is made besides the returned array; the default
     ``batch_size`` (None) holds one batch's codes within 4 MiB (1 MiB for the fast path on
-    the CPU when it runs one batch at a time; at least 1,024 rows either way). Torch's
-    threads are capped by :func:`capped_threads` (loky's ``OMP_NUM_THREADS`` under ``n_jobs``).
+    the CPU when it runs one batch at a time; at least 1,024 rows either way). Threads: on
+    the CPU the batches of a module with a fast path (``inference_forward``) run side by
+    side, one per torch thread, each on one intra-op thread, when there are batches enough
+    for every thread; otherwise one batch at a time under :func:`work_threads` sized by one
+    batch's products (one thread for small ones). The environment's cap (loky's
+    ``OMP_NUM_THREADS`` under ``n_jobs``) applies; torch's count is restored after.
 
     ``check_finite=True`` replaces scikit-learn's finiteness check of ``X`` (a single-threaded
     pass over all of ``X``, 3 ms of a 20 ms transform at p = 128) by the sum of each float32
@@ -449,20 +560,23 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
             run = fast() if fast is not None and n else None
             if run is not None:
                 out = np.empty((n, module.n_components), dtype=out_dtype)
-                workers = 1
-                if getattr(run, "batches_in_threads", False):
-                    workers, batch_size = _batch_workers(device, n, batch_size,
-                                                         share=default_batch)
+                # on the CPU whole batches side by side, one per thread (every fast path
+                # is thread-safe): no thread waits for another until the end
+                workers, batch_size = _batch_workers(device, n, batch_size,
+                                                     share=default_batch)
                 if workers == 1 and default_batch and torch.device(device).type == "cpu":
                     batch_size = _default_batch_size(module, _SERIAL_CPU_BATCH_ELEMENTS)
-                total = _run_batches(run, X, out, batch_size, device, workers, check_finite)
+                flops = module_flops(module, min(n, batch_size))
+                total = _run_batches(run, X, out, batch_size, device, workers, check_finite,
+                                     flops)
             else:
-                for start, xb in _batches(X, range(0, n, batch_size), batch_size, device,
-                                          total):
-                    zb = module(xb)
-                    if out is None:
-                        out = np.empty((n, zb.shape[1]), dtype=out_dtype)
-                    out[start:start + batch_size] = zb.cpu().numpy()
+                with work_threads(module_flops(module, min(n, batch_size))):
+                    for start, xb in _batches(X, range(0, n, batch_size), batch_size, device,
+                                              total):
+                        zb = module(xb)
+                        if out is None:
+                            out = np.empty((n, zb.shape[1]), dtype=out_dtype)
+                        out[start:start + batch_size] = zb.cpu().numpy()
     finally:
         module.train(was_training)
     if total is not None and not math.isfinite(total.item()):

@@ -4,7 +4,15 @@ import torch
 
 from skl0._layers import UnfoldedEncoder
 from skl0._solvers import spectral_norm_sq
-from skl0._training import _thread_cap, batched_forward, capped_threads
+from skl0._training import (
+    _thread_cap,
+    batched_forward,
+    capped_threads,
+    fit_flops,
+    module_flops,
+    scoped_fit_threads,
+    work_threads,
+)
 
 
 @pytest.mark.parametrize("kind", ["msparse", "l0", "lista"])
@@ -193,8 +201,9 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
 
 
 @pytest.mark.parametrize("kind, threads, rows", [
-    ("l0", 2, 1 << 18), ("lista", 1, 1 << 18), ("msparse", 1, 1 << 18),
-    ("msparse", 2, 1 << 19),  # side by side: two shares of the 4 MiB batch
+    ("l0", 1, 1 << 18), ("lista", 1, 1 << 18), ("msparse", 1, 1 << 18),
+    # side by side: two shares of the 4 MiB batch
+    ("msparse", 2, 1 << 19), ("l0", 2, 1 << 19), ("lista", 2, 1 << 19),
 ])
 def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, rows):
     # one batch at a time on the CPU: 1 MiB of codes a batch; M-sparse batches side by side
@@ -229,3 +238,71 @@ def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, 
     assert sum(seen) == len(X) and Z.shape == (len(X), p)
     # (the threads' evened-out shares are then whole ones)
     assert max(seen) == rows // p, seen
+
+
+def test_work_threads_sizes_the_pool_and_restores_it(monkeypatch):
+    import skl0._training as training
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        big = 4 * training._FLOPS_PER_THREAD
+        with work_threads(2 * 128 * 64 * 64):  # a training batch on digits: one thread
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with work_threads(big):  # never more than the caller's count
+            assert torch.get_num_threads() == 2
+        with work_threads(None):
+            assert torch.get_num_threads() == 2
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        with work_threads(big):  # the environment's cap (loky's workers)
+            assert torch.get_num_threads() == 1
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        with pytest.raises(RuntimeError, match="boom"), work_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_flop_estimates():
+    net = UnfoldedEncoder(10, 24, n_stages=2, kind="l0")
+    assert module_flops(net, 5) == 2 * 5 * (10 * 24 + 24 * 24)
+    assert fit_flops(1000, 64, 128) == 2 * 256 * 128 * 128
+    assert fit_flops(100, 300, 128) == 2 * 100 * 128 * 300
+
+
+def test_scoped_fit_threads_and_fit_net_leave_the_count_as_they_found_it(monkeypatch):
+    from skl0 import L0Encoder
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    seen = []
+
+    class Probe:
+        n_components = 8
+
+        @scoped_fit_threads
+        def fit(self, X, y=None):
+            seen.append(torch.get_num_threads())
+            return self
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        Probe().fit(np.zeros((50, 4)))
+        Probe().fit([[0.0], [1.0]])
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        # training (fit_net) and transform (batched_forward) of an encoder: small matrices,
+        # one thread inside, the caller's two after
+        X = np.random.RandomState(0).randn(60, 5)
+        enc = L0Encoder(8, alpha=0.05, max_epochs=2, dict_max_iter=1, random_state=0,
+                        device="cpu").fit(X)
+        assert torch.get_num_threads() == 2
+        enc.transform(X)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
