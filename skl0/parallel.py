@@ -1,0 +1,234 @@
+"""Encoding data larger than memory: a file streamed in batches, or a dask array by chunks.
+
+Two helpers around a fitted encoder's ``transform`` (any of :class:`~skl0.L0Encoder`,
+:class:`~skl0.MSparseEncoder`, :class:`~skl0.LISTAEncoder`, or a fitted scikit-learn
+transformer):
+
+- :func:`transform_batches` on one machine: the rows of an array (a ``numpy.memmap``, an
+  ``.npy`` file opened with ``mmap_mode="r"``, an h5py or zarr array) are read a batch at
+  a time and their codes written into an output array or ``.npy`` file. A whole memory map
+  is read, and an ``.npy`` output written, with file reads and writes into one batch
+  buffer, so the process holds about one batch of input and codes, not the mapped pages
+  of the whole file.
+- :func:`transform_dask` on a dask cluster: a lazy dask array of codes, one
+  ``transform`` per row chunk, the encoder sent to the workers once (scattered when a
+  ``distributed`` client is active, one key of the graph otherwise).
+
+Neither needs the encoder to know about batches: ``transform`` runs on each batch or
+chunk as it is. dask is optional (``pip install skl0[dask]``) and imported only by
+:func:`transform_dask`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["transform_batches", "transform_dask"]
+
+# Bytes of one batch of input and codes together in transform_batches (16 MiB).
+_BATCH_BYTES = 1 << 24
+
+
+def _out_dtype(dtype):
+    return np.dtype(dtype) if np.dtype(dtype) in (np.float32, np.float64) else np.dtype("f8")
+
+
+def _n_codes(encoder, n_features, dtype):
+    """The width and dtype of ``encoder.transform``'s output (from one row of zeros)."""
+    probe = encoder.transform(np.zeros((1, n_features), dtype=dtype))
+    return probe.shape[1], probe.dtype
+
+
+def _whole_file_map(a):
+    """``(filename, offset)`` when ``a`` is a whole C-ordered ``numpy.memmap`` of a file
+    (not a view of one), else ``None``: its rows can then be read or written by offset."""
+    if (isinstance(a, np.memmap) and isinstance(a.base, mmap.mmap) and a.filename
+            and a.flags.c_contiguous):
+        return a.filename, int(a.offset)
+    return None
+
+
+def transform_batches(encoder, X, out=None, *, batch_size=None):
+    """Encode the rows of ``X`` a batch at a time into ``out``, with bounded memory.
+
+    Parameters
+    ----------
+    encoder : fitted transformer
+        A fitted skl0 encoder (or any fitted object with ``transform``).
+    X : array-like of shape (n_samples, n_features)
+        Anything with ``shape``, ``dtype`` and row slicing: a ``numpy.memmap`` (or
+        ``np.load(path, mmap_mode="r")``), an h5py or zarr array, an ndarray. A whole
+        C-ordered memory map is read with file reads into one batch buffer.
+    out : None, str, path or ndarray of shape (n_samples, n_codes), default=None
+        Where the codes go: ``None`` makes an array in memory; a path makes an ``.npy``
+        file there (written with file writes; returned opened with ``mmap_mode="r+"``);
+        an array (e.g. a ``numpy.memmap`` opened ``"w+"``) is filled in place.
+    batch_size : int, default=None
+        Rows per batch; by default the rows of 16 MiB of input and codes together
+        (at least 1,024).
+
+    Returns
+    -------
+    codes : ndarray or numpy.memmap of shape (n_samples, n_codes)
+        ``out`` when it was an array; a memory map of the file when it was a path.
+        The dtype is X's float dtype (float32 or float64; others give float64).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skl0 import L0Encoder
+    >>> from skl0.parallel import transform_batches
+    >>> rng = np.random.RandomState(0)
+    >>> enc = L0Encoder(n_components=8, max_epochs=0, device="cpu").fit(rng.randn(50, 5))
+    >>> tmp = tempfile.mkdtemp()
+    >>> X = np.lib.format.open_memmap(os.path.join(tmp, "X.npy"), mode="w+",
+    ...                               dtype=np.float32, shape=(3000, 5))
+    >>> X[:] = rng.randn(3000, 5)
+    >>> X.flush()
+    >>> X = np.load(os.path.join(tmp, "X.npy"), mmap_mode="r")
+    >>> codes = transform_batches(enc, X, os.path.join(tmp, "codes.npy"), batch_size=1000)
+    >>> codes.shape, codes.dtype
+    ((3000, 8), dtype('float32'))
+    >>> np.array_equal(codes, enc.transform(np.asarray(X)))
+    True
+    >>> del X, codes
+    >>> import shutil; shutil.rmtree(tmp)
+    """
+    n, n_features = X.shape
+    dtype = _out_dtype(X.dtype)
+    p, _ = _n_codes(encoder, n_features, dtype)
+    if batch_size is None:
+        batch_size = max(1024, _BATCH_BYTES // ((n_features + p) * dtype.itemsize))
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    out_path = None
+    if out is None:
+        out = np.empty((n, p), dtype=dtype)
+    elif isinstance(out, str | os.PathLike):
+        out_path = Path(out)
+        out_offset = _write_npy_header(out_path, dtype, (n, p))
+    elif tuple(out.shape) != (n, p):
+        raise ValueError(f"out has shape {tuple(out.shape)}, the codes have {(n, p)}")
+
+    src = _whole_file_map(X)
+    dst = (str(out_path), out_offset) if out_path is not None else _whole_file_map(out)
+    in_row = n_features * X.dtype.itemsize
+    buffer = np.empty((batch_size, n_features), dtype=X.dtype) if src else None
+    with (open(src[0], "rb", buffering=0) if src else _nothing()) as fin, \
+            (open(dst[0], "r+b", buffering=0) if dst else _nothing()) as fout:
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            if src:
+                rows = buffer[:stop - start]
+                fin.seek(src[1] + start * in_row)
+                _read_exactly(fin, memoryview(rows).cast("B"))
+            else:
+                rows = np.asarray(X[start:stop])
+            codes = np.asarray(encoder.transform(rows), dtype=out.dtype if out_path is None
+                               else dtype)
+            if dst is not None:
+                fout.seek(dst[1] + start * p * codes.dtype.itemsize)
+                fout.write(np.ascontiguousarray(codes).data)
+            else:
+                out[start:stop] = codes
+    if out_path is not None:
+        return np.load(out_path, mmap_mode="r+")
+    return out
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _read_exactly(f, view):
+    got = 0
+    while got < len(view):
+        k = f.readinto(view[got:])
+        if not k:
+            raise OSError("the file ended before the rows its memory map has")
+        got += k
+
+
+def _write_npy_header(path, dtype, shape):
+    """Write an ``.npy`` header for a C-ordered array and size the file; return the offset
+    of the data (the rows are then written in place, nothing is mapped)."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": tuple(shape)}
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        offset = f.tell()
+        f.truncate(offset + int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    return offset
+
+
+def _encode_block(block, encoder):
+    return encoder.transform(block)
+
+
+def transform_dask(encoder, X, *, client=None):
+    """A lazy dask array of ``encoder.transform(X)``, one ``transform`` per row chunk.
+
+    Parameters
+    ----------
+    encoder : fitted transformer
+        A fitted skl0 encoder (or any fitted object with ``transform``).
+    X : dask array or array-like of shape (n_samples, n_features)
+        Chunked along the rows (column chunks are merged first). An ndarray or a memory
+        map is wrapped with :func:`dask.array.from_array` in chunks of 65,536 rows.
+    client : distributed.Client, default=None
+        Where the encoder is scattered (once, to every worker) before the chunks use it.
+        By default the active client if there is one; without any, the encoder is one key
+        of the graph, which dask's local scheduler shares between its threads.
+
+    Returns
+    -------
+    codes : dask.array.Array of shape (n_samples, n_codes)
+        Lazy: ``.compute()`` it, or write it chunk by chunk with
+        :func:`dask.array.to_npy_stack`, ``to_zarr`` or :func:`dask.array.store`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> from skl0 import L0Encoder
+    >>> from skl0.parallel import transform_dask
+    >>> X = np.random.RandomState(0).randn(5000, 6)
+    >>> enc = L0Encoder(n_components=8, max_epochs=0, device="cpu").fit(X[:100])
+    >>> codes = transform_dask(enc, da.from_array(X, chunks=(1000, 6)))  # doctest: +SKIP
+    >>> codes.chunks[0]  # doctest: +SKIP
+    (1000, 1000, 1000, 1000, 1000)
+    >>> np.array_equal(codes.compute(), enc.transform(X))  # doctest: +SKIP
+    True
+    """
+    import dask
+    import dask.array as da
+
+    if not isinstance(X, da.Array):
+        X = da.from_array(X, chunks=(65536, -1))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    p, dtype = _n_codes(encoder, X.shape[1], _out_dtype(X.dtype))
+    if client is None:
+        try:
+            from distributed import default_client
+            client = default_client()
+        except (ImportError, ValueError):
+            client = None
+    if client is not None:
+        model = client.scatter(encoder, broadcast=True, hash=False)
+    else:
+        model = dask.delayed(encoder, pure=True)
+    return X.map_blocks(_encode_block, model, dtype=dtype, chunks=(X.chunks[0], (p,)),
+                        meta=np.empty((0, 0), dtype=dtype))
