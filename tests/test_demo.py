@@ -61,3 +61,10 @@ def test_cli_help_lists_each_experiments_default_data(capsys):
     assert "table1, table2, table3 Fashion-MNIST" in text
     assert "classification scikit-learn's digits" in text
     assert "clustering scikit-learn's digits" in text
+
+
+def test_demo_prints_held_out_figures_and_defines_its_columns(capsys):
+    res = run(seed=0, device="cpu", max_epochs=1, verbose=True)
+    out = capsys.readouterr().out
+    assert "held-out" in out and "pred. error % = 100" in out and "support error = " in out
+    assert f"demo time: {res['seconds']:.0f} s" in out

@@ -22,10 +22,10 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
 from .. import L0Classifier, L0Encoder, LISTAEncoder, MSparseEncoder
 from .. import classification as _classification
+from .._training import progress_bar
 from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
 from . import result_stem
 
@@ -165,7 +165,7 @@ def run(experiment="classification", *, dataset=None, n_components=(128, 256, 51
     rows += [{"method": "LogisticRegression (pixels)", "p": p, "error": raw_error,
               "seconds": raw_time} for p in n_components]
     jobs = [(p, name, enc) for p in n_components for name, enc in encoders(p, enc_kwargs)]
-    for p, name, enc in tqdm(jobs, desc=f"{experiment} on {dataset}"):
+    for p, name, enc in progress_bar(jobs, desc=f"{experiment} on {dataset}"):
         t0 = time.perf_counter()
         frozen = clone(enc).fit(X_train)
         t_encoder = time.perf_counter() - t0
