@@ -138,6 +138,8 @@ class MaxMPool(nn.Module):
         self.n_nonzero_coefs = int(n_nonzero_coefs)
 
     def forward(self, u):
+        if not (u.requires_grad and torch.is_grad_enabled()):
+            return keep_largest(u, self.n_nonzero_coefs)  # the faster route off autograd
         mask = keep_largest_mask(u.detach(), self.n_nonzero_coefs)
         return u * mask.to(u.dtype)
 
@@ -314,14 +316,20 @@ class UnfoldedEncoder(nn.Module):
         return u.masked_fill(u.abs() < theta, 0.0)
 
     def forward(self, X):
+        return self._activation(self.last_preactivation(X), self.n_stages - 1, inplace=True)
+
+    def last_preactivation(self, X):
+        """``u_K``, the input of the last stage's threshold (``forward = h(u_K)``).
+
+        Its magnitudes rank the atoms: the encoders' pursuit takes its candidates from it.
+        """
         B = self.W(X)
-        z = self._activation(B)
+        u = B
         for k in range(1, self.n_stages):
             S = self.S if self.tied else self.S[k - 1]
-            # B + z Sᵀ in one GEMM call (the addition fused into it); the fresh sum may then be
-            # thresholded in place
-            z = self._activation(torch.addmm(B, z, S.weight.t()), k, inplace=True)
-        return z
+            # B + z Sᵀ in one GEMM call (the addition fused into it)
+            u = torch.addmm(B, self._activation(u, k - 1, inplace=k > 1), S.weight.t())
+        return u
 
     @torch.no_grad()
     def inference_forward(self):

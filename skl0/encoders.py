@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._layers import UnfoldedEncoder
+from ._pursuit import PursuitEncoder
 from ._solvers import (
     fista,
     l0_threshold,
@@ -35,6 +36,7 @@ from ._training import (
     fit_net,
     resolve_device,
     resolve_optimizer,
+    scoped_fit_threads,
     split_and_callbacks,
     torch_seed,
 )
@@ -60,6 +62,12 @@ _COMMON_CONSTRAINTS = {
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
+_PURSUIT_CONSTRAINTS = {
+    "pursuit": ["boolean"],
+    "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
+    "pursuit_rounds": [Interval(Integral, 0, None, closed="left")],
+}
+
 
 class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: dictionary → targets → unfolded net trained through skorch.
@@ -72,6 +80,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     _parameter_constraints: dict = dict(_COMMON_CONSTRAINTS)
 
     # ------------------------------------------------------------------ fit
+    @scoped_fit_threads
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn (or take) the dictionary, compute the target codes and train the net.
@@ -116,12 +125,17 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             fit_net(net, X32, codes, self.random_state)
             phases["training"] = time.perf_counter() - clock
         else:
+            codes = None
             net.initialize()
             phases.update(targets=0.0, training=0.0)
         self.fit_times_ = phases
         self.net_ = net
         self._sync_from_module()
+        self._fit_pursuit(X32, codes)
         return self
+
+    def _fit_pursuit(self, X, codes):
+        """Set the fitted attributes of the pursuit (encoders that have one)."""
 
     def _check_params_vs_data(self, X):
         if self.dictionary is not None:
@@ -158,6 +172,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             max_iter=self.dict_max_iter,
             batch_size=min(256, Xt.shape[0]),
             seed=torch_seed(self.random_state),
+            progress=self._progress(),
         )
         C = C.cpu().double().numpy()
         return _unit_norm_atoms(C, torch_seed(self.random_state))
@@ -207,7 +222,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
-        """Encode ``X`` with the trained feed-forward net (exact HELU / max-M).
+        """Encode ``X``: the trained net (exact HELU / max-M), then the pursuit if any.
 
         Runs in batches under :func:`torch.inference_mode` on the fitted device and
         writes straight into the output array.
@@ -224,8 +239,18 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
                           ensure_all_finite=False)  # checked per batch below
-        return batched_forward(self.net_.module_, X, self.net_.device, X.dtype,
+        return batched_forward(self._transform_module(), X, self.net_.device, X.dtype,
                                check_finite=True)
+
+    def _transform_module(self):
+        """The module whose eval forward gives :meth:`transform`'s codes."""
+        if not getattr(self, "pursuit", False):
+            return self.net_.module_
+        module = self.net_.module_
+        dictionary = torch.as_tensor(self.components_, dtype=torch.float32,
+                                     device=module.W.weight.device)
+        return PursuitEncoder(module, dictionary, n_candidates=self.n_candidates_,
+                              n_rounds=self.pursuit_rounds, **self._pursuit_problem())
 
     def inverse_transform(self, X):
         """Map codes back to data space: ``codes @ components_``.
@@ -302,7 +327,8 @@ default="adam"
         ``None`` trains on everything. The held-out samples still shape the dictionary
         and get their optimal codes; the net does not train on them, and
         ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
-        computed as ``transform`` computes codes (exact HELU / max-M).
+        computed as the net computes codes in ``transform`` (exact HELU / max-M; before
+        any pursuit).
     patience : int or None, default=None
         Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
         ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
@@ -315,6 +341,23 @@ default="adam"
         shuffling of training batches.
     verbose : int, default=0
         ``1`` prints skorch's epoch table and a progress bar for the solver.
+"""
+
+_DOC_PURSUIT = """
+    pursuit : bool, default=True
+        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
+        (its last stage's input ``u_K``): orthogonal least squares over the
+        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
+        the atoms most correlated with the residual, keeping a sample's new code only
+        where its objective is lower. The coefficients are least-squares fits on the
+        support, as OMP's are. ``False`` returns the network's own codes, as in the
+        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+    n_candidates : int or None, default=None
+        Atoms per sample the pursuit chooses from in each round (at most
+        ``n_components``). %s
+    pursuit_rounds : int, default=2
+        Refresh rounds after the first pass (``0``: one pass over the network's
+        candidates). Each round runs only on the samples the previous one improved.
 """
 
 _DOC_ATTRIBUTES = """
@@ -346,7 +389,9 @@ class L0Encoder(_BaseUnfoldedEncoder):
     ``dictionary``), computes the "optimal codes" (FISTA on the ℓ1 problem, then IHT
     to convergence), initialises ``W = μDᵀ``, ``S = I − μDᵀD``, ``θ = √(2αμ)`` and trains
     the net as a regressor to those codes (mean squared error) with HELU_σ in place of
-    HELU. ``transform`` is a few matrix products.
+    HELU. ``transform`` runs the net (a few matrix products) and then, by default, a greedy
+    pursuit over the atoms the net ranks first (``pursuit``), whose codes reach those of
+    the converged solver.
 
     Thresholds: skl0's objective has the ½, so an IHT step μ thresholds at ``√(2αμ)``;
     the paper's ``λ^0.5`` is that rule without the ½ and with μ = 1, so the paper's
@@ -380,13 +425,18 @@ class L0Encoder(_BaseUnfoldedEncoder):
         Initial σ of HELU_σ during training.
     sigma_decay : float ≥ 1, default=1.0
         σ is divided by this after every epoch. The paper divides by 10; holding σ (1.0)
-        trained better here, see ``docs/``.
-    """ + _DOC_TRAINING + """
+        trained better here, see ``docs/``.""" + _DOC_PURSUIT % (
+    "``None``: four times the 95th percentile of the number of nonzeros of the training "
+    "targets (of the network's codes of the training samples when ``max_epochs=0``). "
+    "The pursuit adds atoms while one lowers ``½‖x − Da‖²`` by more than α, so this "
+    "bounds the support size.") + _DOC_TRAINING + """
     Attributes
     ----------
     thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
         θ, the learned thresholds (``√(2αμ)`` before training, ``μ√(2α)/2`` in ℓ1 stages);
-        one row per stage when untied or ``l1_stages > 0``.""" + _DOC_ATTRIBUTES + """
+        one row per stage when untied or ``l1_stages > 0``.
+    n_candidates_ : int
+        The pursuit's candidates per sample (when ``pursuit=True``).""" + _DOC_ATTRIBUTES + """
     See Also
     --------
     MSparseEncoder : the M-sparse form.
@@ -410,10 +460,12 @@ class L0Encoder(_BaseUnfoldedEncoder):
         "sigma": [Interval(Real, 0, 1, closed="both")],
         "sigma_decay": [Interval(Real, 1, None, closed="left")],
         "l1_stages": [Interval(Integral, 0, None, closed="left")],
+        **_PURSUIT_CONSTRAINTS,
     }
 
     def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, tied_stages=True,
-                 l1_stages=0, dictionary=None,
+                 l1_stages=0, dictionary=None, pursuit=True, n_candidates=None,
+                 pursuit_rounds=2,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
                  train_split=None, patience=None, device="auto", random_state=None, verbose=0):
@@ -423,6 +475,9 @@ class L0Encoder(_BaseUnfoldedEncoder):
         self.tied_stages = tied_stages
         self.l1_stages = l1_stages
         self.dictionary = dictionary
+        self.pursuit = pursuit
+        self.n_candidates = n_candidates
+        self.pursuit_rounds = pursuit_rounds
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -445,6 +500,16 @@ class L0Encoder(_BaseUnfoldedEncoder):
                 f"l1_stages={self.l1_stages} must be less than n_stages={self.n_stages}: "
                 "the last stage is the hard threshold"
             )
+        if self.alpha == 0:
+            import warnings
+
+            warnings.warn(
+                "alpha=0 puts no weight on the number of nonzero coefficients: the codes "
+                "are dense (least squares on the whole dictionary). Use alpha > 0 for sparse "
+                "codes, or MSparseEncoder for a fixed number of nonzeros.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _dictionary_l1_alpha(self):
         return l1_start_weight(self.alpha)
@@ -466,6 +531,20 @@ class L0Encoder(_BaseUnfoldedEncoder):
     def _sigma_kwargs(self):
         return {"sigma": self.sigma, "sigma_decay": self.sigma_decay}
 
+    def _fit_pursuit(self, X, codes):
+        p = self.components_.shape[0]
+        if self.n_candidates is not None:
+            self.n_candidates_ = min(int(self.n_candidates), p)
+            return
+        if codes is None:
+            codes = batched_forward(self.net_.module_, X, self.net_.device, np.float32)
+        support = np.count_nonzero(codes, axis=1)
+        typical = int(np.ceil(np.quantile(support, 0.95))) if len(support) else 1
+        self.n_candidates_ = int(min(p, max(4 * typical, 8)))
+
+    def _pursuit_problem(self):
+        return {"alpha": float(self.alpha)}
+
 
 class MSparseEncoder(_BaseUnfoldedEncoder):
     __doc__ = """Deep M-Sparse Encoder: a learned feed-forward approximation of M-sparse codes.
@@ -475,7 +554,9 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     unpooling (keep the M entries of largest magnitude). ``fit`` learns a unit-norm
     dictionary (or takes ``dictionary``), computes the optimal M-sparse codes (FISTA,
     then IHT to convergence), initialises ``W = μDᵀ``, ``S = I − μDᵀD`` and trains the
-    net as a regressor to those codes. Every code has at most M nonzeros.
+    net as a regressor to those codes. ``transform`` runs the net and then, by default, a
+    greedy pursuit over the atoms the net ranks first (``pursuit``), whose codes reach
+    OMP's. Every code has at most M nonzeros.
 
     Parameters
     ----------
@@ -491,12 +572,14 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         Share S and the thresholds across the stages, as in the paper. ``False`` learns one
         S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
-        A fixed dictionary (rows are atoms), used as given.
-    """ + _DOC_TRAINING + """
+        A fixed dictionary (rows are atoms), used as given.""" + _DOC_PURSUIT % (
+    "``None``: 2M. At least M.") + _DOC_TRAINING + """
     Attributes
     ----------
     n_nonzero_coefs_ : int
-        The M in use.""" + _DOC_ATTRIBUTES + """
+        The M in use.
+    n_candidates_ : int
+        The pursuit's candidates per sample (when ``pursuit=True``).""" + _DOC_ATTRIBUTES + """
     See Also
     --------
     L0Encoder : the ℓ0-regularised form.
@@ -516,10 +599,11 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     _parameter_constraints: dict = {
         **_COMMON_CONSTRAINTS,
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
+        **_PURSUIT_CONSTRAINTS,
     }
 
     def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
-                 dictionary=None,
+                 dictionary=None, pursuit=True, n_candidates=None, pursuit_rounds=2,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
                  device="auto", random_state=None, verbose=0):
@@ -528,6 +612,9 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         self.n_stages = n_stages
         self.tied_stages = tied_stages
         self.dictionary = dictionary
+        self.pursuit = pursuit
+        self.n_candidates = n_candidates
+        self.pursuit_rounds = pursuit_rounds
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -565,6 +652,14 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     def _targets(self, X, C, step):
         return optimal_codes(X, C, n_nonzero_coefs=self.n_nonzero_coefs_,
                              max_iter=self.solver_max_iter, progress=self._progress())
+
+    def _fit_pursuit(self, X, codes):
+        p = self.components_.shape[0]
+        wanted = 2 * self.n_nonzero_coefs_ if self.n_candidates is None else self.n_candidates
+        self.n_candidates_ = int(min(max(wanted, self.n_nonzero_coefs_), p))
+
+    def _pursuit_problem(self):
+        return {"n_nonzero_coefs": self.n_nonzero_coefs_}
 
 
 class LISTAEncoder(_BaseUnfoldedEncoder):

@@ -30,6 +30,11 @@ ENCODERS = [
 ]
 
 
+def _net_only(enc):
+    """The encoder with the network's own codes (no pursuit), where it has a pursuit."""
+    return enc.set_params(pursuit=False) if "pursuit" in enc.get_params() else enc
+
+
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
@@ -52,7 +57,7 @@ def sparse_problem():
 @pytest.mark.parametrize("make", ENCODERS)
 def test_untrained_encoder_equals_k_solver_iterations(make, sparse_problem, tied):
     X, D = sparse_problem
-    enc = make(dictionary=D, max_epochs=0, n_stages=3, tied_stages=tied).fit(X)
+    enc = _net_only(make(dictionary=D, max_epochs=0, n_stages=3, tied_stages=tied)).fit(X)
     np.testing.assert_array_equal(enc.components_, D)
     if isinstance(enc, MSparseEncoder):
         ref = iht(X, D, n_nonzero_coefs=3, n_iter=3)
@@ -74,7 +79,7 @@ def test_l0_training_beats_iht_on_its_targets(sparse_problem):
     X, D = sparse_problem
     Xtr, Xte = X[:250], X[250:]
     enc = L0Encoder(dictionary=D, alpha=0.05, max_epochs=60, batch_size=32, lr=3e-3,
-                    random_state=0, device="cpu").fit(Xtr)
+                    pursuit=False, random_state=0, device="cpu").fit(Xtr)
     target = optimal_codes(torch.as_tensor(Xte, dtype=torch.float32),
                            torch.as_tensor(D, dtype=torch.float32), alpha=0.05).numpy()
     err_deep = code_prediction_error(target, enc.transform(Xte))
@@ -89,6 +94,11 @@ def test_l0_training_beats_iht_on_its_targets(sparse_problem):
     obj2 = l0_objective(torch.as_tensor(Xte), torch.as_tensor(iht(Xte, D, alpha=0.05, n_iter=2)),
                         torch.as_tensor(D), 0.05).mean()
     assert obj < obj2
+    # the pursuit over the net's candidates lowers it further
+    with_pursuit = enc.set_params(pursuit=True).fit(Xtr).transform(Xte)
+    obj3 = l0_objective(torch.as_tensor(Xte), torch.as_tensor(with_pursuit),
+                        torch.as_tensor(D), 0.05).mean()
+    assert obj3 < obj
 
 
 def test_msparse_training_and_sparsity(digits):
@@ -406,7 +416,7 @@ def test_l1_stages_untrained_is_ista_then_iht_and_trains(sparse_problem, tied):
     X, D = sparse_problem
     alpha = 0.1
     enc = L0Encoder(dictionary=D, alpha=alpha, n_stages=3, l1_stages=1, tied_stages=tied,
-                    **{**FAST, "max_epochs": 0}).fit(X)
+                    pursuit=False, **{**FAST, "max_epochs": 0}).fit(X)
     step, lam1 = enc.step_, np.sqrt(2 * alpha) / 2  # the l1 weight of the targets' start
     U = step * X @ D.T  # one ISTA step from zero ...
     start = np.sign(U) * np.maximum(np.abs(U) - step * lam1, 0)
@@ -446,8 +456,8 @@ def test_validation_loss_is_transform_error_and_best_epoch_is_kept(make, digits)
     X, _ = digits
     # a large learning rate and no early stop: the validation loss goes up and down, and
     # the weights of its best epoch must be back in place when max_epochs ends the training
-    enc = make(max_epochs=12, lr=0.1, lr_decay=1.0, batch_size=16,
-               train_split=_last_quarter_split, patience=12).fit(X)
+    enc = _net_only(make(max_epochs=12, lr=0.1, lr_decay=1.0, batch_size=16,
+                         train_split=_last_quarter_split, patience=12)).fit(X)
     valid = np.asarray(enc.history_[:, "valid_loss"])
     assert len(valid) == 12
     assert np.argmin(valid) < len(valid) - 1  # otherwise the test checks no restoring
