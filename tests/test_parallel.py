@@ -1,0 +1,146 @@
+"""skl0.parallel without a cluster: transform_batches, and transform_dask on dask's local
+scheduler (skipped without dask)."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder
+from skl0.parallel import transform_batches
+
+FAST = {"n_components": 12, "max_epochs": 1, "dict_max_iter": 2, "solver_max_iter": 10,
+        "random_state": 0, "device": "cpu"}
+
+
+def _close(got, want):
+    """Equal up to float32 rounding: a batch's rows may be computed by other kernels
+    (a 1-row product) than the same rows within a larger batch."""
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def enc():
+    X = np.random.RandomState(0).randn(200, 7)
+    return MSparseEncoder(**FAST).fit(X)
+
+
+@pytest.fixture
+def X_file(tmp_path):
+    X = np.random.RandomState(1).randn(2500, 7).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    return tmp_path / "X.npy", X
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 999, 2500, 10_000])
+def test_memmap_to_npy_file_equals_transform(enc, X_file, tmp_path, batch_size):
+    path, X = X_file
+    Xm = np.load(path, mmap_mode="r")
+    codes = transform_batches(enc, Xm, tmp_path / "codes.npy", batch_size=batch_size)
+    assert isinstance(codes, np.memmap) and codes.dtype == np.float32
+    _close(codes, enc.transform(X))
+    _close(np.load(tmp_path / "codes.npy"), enc.transform(X))
+
+
+def test_outputs_in_memory_and_into_given_arrays(enc, X_file, tmp_path):
+    path, X = X_file
+    want = enc.transform(X)
+    Xm = np.load(path, mmap_mode="r")
+    _close(transform_batches(enc, Xm, batch_size=700), want)
+    # a whole output memory map (written by offset) and a plain array (by slices)
+    out = np.lib.format.open_memmap(tmp_path / "o.npy", mode="w+", dtype=np.float32,
+                                    shape=want.shape)
+    assert transform_batches(enc, Xm, out, batch_size=700) is out
+    del out
+    _close(np.load(tmp_path / "o.npy"), want)
+    raw = np.memmap(tmp_path / "raw.bin", mode="w+", dtype=np.float32, shape=want.shape)
+    transform_batches(enc, Xm, raw, batch_size=700)
+    _close(raw, want)
+    plain = np.empty_like(want)
+    transform_batches(enc, Xm, plain, batch_size=700)
+    _close(plain, want)
+
+
+def test_views_lists_and_float64(enc, X_file):
+    path, X = X_file
+    Xm = np.load(path, mmap_mode="r")
+    # a view of a memory map is read by slices, not by file offset
+    _close(transform_batches(enc, Xm[100:900], batch_size=300),
+                                  enc.transform(X[100:900]))
+    _close(transform_batches(enc, Xm[:, :][::2], batch_size=300),
+                                  enc.transform(X[::2]))
+    X64 = X.astype(np.float64)
+    got = transform_batches(enc, X64, batch_size=300)
+    assert got.dtype == np.float64
+    _close(got, enc.transform(X64))
+    # a non-float input is encoded in float64, as transform does
+    Xi = np.round(X * 3).astype(np.int64)
+    _close(transform_batches(enc, Xi, batch_size=300),
+                                  enc.transform(Xi))
+
+
+@pytest.mark.parametrize("make", [L0Encoder, LISTAEncoder])
+def test_every_encoder(make, X_file, tmp_path):
+    path, X = X_file
+    enc = make(**FAST).fit(X[:200])
+    codes = transform_batches(enc, np.load(path, mmap_mode="r"), tmp_path / "c.npy",
+                              batch_size=1000)
+    _close(codes, enc.transform(X))
+
+
+def test_bad_arguments(enc, X_file):
+    _, X = X_file
+    with pytest.raises(ValueError, match="shape"):
+        transform_batches(enc, X, np.empty((3, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="batch_size"):
+        transform_batches(enc, X, batch_size=0)
+
+
+def test_memory_stays_bounded(tmp_path):
+    """Encoding a 96 MiB file into a 96 MiB file raises the peak RSS by far less than
+    either (the batches are 16 MiB of input and codes). The network alone (``pursuit=False``):
+    the pursuit's own memory per batch is the encoder's, not the helper's."""
+    code = textwrap.dedent(f"""
+        import resource, numpy as np, torch
+        torch.set_num_threads(1)
+        from skl0 import L0Encoder
+        from skl0.parallel import transform_batches
+        n, f = 393216, 64
+        X = np.lib.format.open_memmap({str(tmp_path / "X.npy")!r}, mode="w+",
+                                      dtype=np.float32, shape=(n, f))
+        rng = np.random.RandomState(0)
+        for s in range(0, n, 32768):
+            X[s:s + 32768] = rng.randn(32768, f)
+        X.flush()
+        del X
+        enc = L0Encoder(n_components=64, max_epochs=0, pursuit=False, device="cpu")
+        enc.fit(rng.randn(100, f))
+        X = np.load({str(tmp_path / "X.npy")!r}, mmap_mode="r")
+        transform_batches(enc, X[:4096], batch_size=1024)  # warm up
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        codes = transform_batches(enc, X, {str(tmp_path / "codes.npy")!r})
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print((after - before) / 1024)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True)
+    grown_mib = float(res.stdout.split()[-1])
+    assert grown_mib < 48, f"peak RSS grew by {grown_mib:.0f} MiB for 96 + 96 MiB of data"
+    codes = np.load(tmp_path / "codes.npy", mmap_mode="r")
+    assert codes.shape == (393216, 64) and np.isfinite(codes[-1000:]).all()
+
+
+def test_transform_dask_on_the_local_scheduler(enc, X_file):
+    da = pytest.importorskip("dask.array")
+    from skl0.parallel import transform_dask
+
+    path, X = X_file
+    codes = transform_dask(enc, da.from_array(np.load(path, mmap_mode="r"), chunks=(600, 3)))
+    assert codes.chunks == ((600, 600, 600, 600, 100), (12,))
+    _close(codes.compute(scheduler="threads"), enc.transform(X))
+    # an ndarray is chunked by the helper
+    _close(transform_dask(enc, X).compute(), enc.transform(X))
+    with pytest.raises(ValueError, match="2-dimensional"):
+        transform_dask(enc, da.zeros((2, 2, 2)))
