@@ -14,7 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from skorch.utils import to_numpy
 
 from ._layers import EncoderHead
 from ._training import (
@@ -59,6 +60,33 @@ def _fit_encoder(encoder, X, device, random_state):
     return enc
 
 
+class WeightedCrossEntropy(torch.nn.Module):
+    """The cross-entropy of a batch weighted per sample: ``Σ w_i ce_i / Σ w_i``.
+
+    ``target`` has two columns, each sample's class index and its weight; ``ce_i`` is
+    ``−log softmax(logits_i)_{y_i}``. A batch whose weights are all zero has loss 0.
+    """
+
+    def forward(self, logits, target):
+        labels = target[:, 0].long()
+        weights = target[:, 1].to(logits.dtype)
+        ce = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        total = weights.sum().clamp_min(torch.finfo(logits.dtype).tiny)
+        return (weights * ce).sum() / total
+
+
+class _SplitOnLabels:
+    """A ``train_split`` given the labels (``y``'s first column) where the target has two
+    columns, labels and weights (a stratified split needs the labels alone)."""
+
+    def __init__(self, split):
+        self.split = split
+
+    def __call__(self, dataset, y=None, groups=None):
+        labels = None if y is None else to_numpy(y)[:, 0].astype(np.int64)
+        return self.split(dataset, labels, groups)
+
+
 def _trunk_sigma_kwargs(trunk, sigma, sigma_decay):
     """The σ schedule applies when the trunk has HELU_σ neurons (an ℓ0 encoder)."""
     if any(getattr(m, "kind", None) == "l0" for m in trunk.modules()):
@@ -79,7 +107,8 @@ class L0Classifier(ClassifierMixin, BaseEstimator):
 
     ``loss = −(1/n) Σ_i log softmax(ωᵀ a(x_i) + b)_{y_i}``,  ``a(x)`` the encoder's code,
 
-    averaged over mini-batches of ``batch_size``. Training of an ℓ0 trunk uses HELU_σ;
+    averaged over mini-batches of ``batch_size`` (with ``sample_weight``, the weighted mean
+    ``Σ w_i ce_i / Σ w_i`` of each batch). Training of an ℓ0 trunk uses HELU_σ;
     ``predict`` uses the exact HELU (or max-M pooling for :class:`~skl0.MSparseEncoder`).
     With ``max_epochs=0`` the classifier is the logistic regression on frozen codes.
 
@@ -201,7 +230,7 @@ default="adam"
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the encoder on ``X`` (initialisation), then train end to end on ``(X, y)``.
 
         Parameters
@@ -210,6 +239,14 @@ default="adam"
             Training data, dense.
         y : array-like of shape (n_samples,)
             Class labels of any type (at least 2 classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the loss: the logistic-regression
+            initialisation and the end-to-end cross-entropy, whose batch loss becomes
+            ``Σ w_i ce_i / Σ w_i``. An integer weight then acts, up to the shuffling of the
+            batches, as that many copies of the sample, and a zero weight as dropping it.
+            The encoder's unsupervised fit uses the samples of positive weight, unweighted,
+            and ``classes_`` are their classes.
+            ``None`` (or equal weights): every sample counts alike.
 
         Returns
         -------
@@ -217,6 +254,17 @@ default="adam"
             The fitted classifier.
         """
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                           ensure_non_negative=True)
+            if np.all(weights == weights[0]):
+                weights = None  # equal weights: the unweighted loss, exactly
+            else:
+                X, y, weights = X[weights > 0], y[weights > 0], weights[weights > 0]
+                if len(X) < 2:
+                    raise ValueError("sample_weight must give at least 2 samples a positive "
+                                     "weight")
         check_classification_targets(y)
         label_encoder = LabelEncoder().fit(y)
         self.classes_ = label_encoder.classes_
@@ -232,13 +280,22 @@ default="adam"
         self.encoder_ = _fit_encoder(self.encoder, X, self.device, self.random_state)
         trunk = self.encoder_.net_.module_
         module = EncoderHead(trunk, len(self.classes_))
-        module.init_head(*self._logistic_init(self.encoder_.transform(X), y_index))
+        # the codes of the trunk, as the net computes them (an encoder's transform may add
+        # steps that are not part of the net)
+        codes = batched_forward(trunk, X, self.encoder_.net_.device, np.float64)
+        module.init_head(*self._logistic_init(codes, y_index, weights))
 
         callbacks, train_split = split_and_callbacks(
             self.train_split, self.patience, self.random_state, stratified=True)
+        criterion, target = torch.nn.CrossEntropyLoss(), y_index
+        if weights is not None:
+            criterion = WeightedCrossEntropy()
+            target = np.column_stack([y_index, weights]).astype(np.float32)
+            if train_split is not None:
+                train_split = _SplitOnLabels(train_split)
         net = build_net(
             module,
-            torch.nn.CrossEntropyLoss(),
+            criterion,
             optimizer=self.optimizer,
             lr=self.lr,
             lr_decay=self.lr_decay,
@@ -251,7 +308,7 @@ default="adam"
             **_trunk_sigma_kwargs(trunk, self.sigma, self.sigma_decay),
         )
         if self.max_epochs > 0:
-            fit_net(net, as_float32(X), y_index, self.random_state)
+            fit_net(net, as_float32(X), target, self.random_state)
         else:
             net.initialize()
         self.net_ = net
@@ -259,12 +316,12 @@ default="adam"
         self.encoder_._sync_from_module()
         return self
 
-    def _logistic_init(self, codes, y_index):
+    def _logistic_init(self, codes, y_index, sample_weight=None):
         """``(ω, b)`` of a multinomial logistic regression on the frozen codes."""
         lr = LogisticRegression(max_iter=200)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            lr.fit(codes.astype(np.float64, copy=False), y_index)
+            lr.fit(codes.astype(np.float64, copy=False), y_index, sample_weight=sample_weight)
         coef, intercept = lr.coef_, lr.intercept_
         if coef.shape[0] == 1:  # binary: softmax([−z/2, z/2]) is sigmoid(z)
             coef = np.vstack([-coef / 2, coef / 2])

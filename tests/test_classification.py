@@ -216,3 +216,65 @@ def test_experiment_uses_fashion_mnists_own_split(monkeypatch):
     X, y, _ = experiment.load("fashion")
     np.testing.assert_array_equal(X, np.concatenate([X_train, X_test]))
     assert "Fashion-MNIST" in descr
+
+
+def _fixed_encoder(X):
+    # a fixed dictionary and no solver: the unsupervised fit is the same whatever samples
+    # it sees, so the comparisons below are about the weighted loss alone
+    D = np.random.default_rng(0).standard_normal((32, X.shape[1]))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    return L0Encoder(alpha=0.05, dictionary=D, max_epochs=0)
+
+
+def test_sample_weight_integers_act_as_repeated_samples(digits):
+    X, y, X_test, y_test = digits
+    w = np.random.default_rng(1).integers(1, 4, len(X))
+    kw = dict(max_epochs=6, **WRAP)
+    weighted = L0Classifier(_fixed_encoder(X), **kw).fit(X, y, sample_weight=w)
+    repeated = L0Classifier(_fixed_encoder(X), **kw).fit(np.repeat(X, w, axis=0),
+                                                         np.repeat(y, w))
+    plain = L0Classifier(_fixed_encoder(X), **kw).fit(X, y)
+    p_w, p_r = weighted.predict_proba(X_test), repeated.predict_proba(X_test)
+    assert np.mean(weighted.predict(X_test) == repeated.predict(X_test)) > 0.9
+    assert np.abs(p_w - p_r).mean() < 0.05
+    # the weights matter: nearer the repeated fit than the unweighted one at the start
+    lr_w = L0Classifier(_fixed_encoder(X), max_epochs=0, **WRAP).fit(X, y, sample_weight=w)
+    lr_r = L0Classifier(_fixed_encoder(X), max_epochs=0, **WRAP).fit(
+        np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(lr_w.predict_proba(X_test), lr_r.predict_proba(X_test),
+                               atol=1e-3)
+    assert plain.score(X_test, y_test) > 0.8 and weighted.score(X_test, y_test) > 0.8
+
+
+def test_sample_weight_zero_acts_as_dropping_and_ones_as_none(digits):
+    X, y, X_test, _ = digits
+    w = np.ones(len(X))
+    w[::3] = 0
+    kw = dict(max_epochs=3, **WRAP)
+    enc = L0Encoder(32, alpha=0.05, **FAST)
+    zero = L0Classifier(enc, **kw).fit(X, y, sample_weight=w)
+    dropped = L0Classifier(enc, **kw).fit(X[w > 0], y[w > 0])
+    np.testing.assert_allclose(zero.predict_proba(X_test), dropped.predict_proba(X_test),
+                               atol=1e-6)
+    ones = L0Classifier(enc, **kw).fit(X, y, sample_weight=np.ones(len(X)))
+    none = L0Classifier(enc, **kw).fit(X, y)
+    np.testing.assert_array_equal(ones.predict_proba(X_test), none.predict_proba(X_test))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        L0Classifier(enc, **kw).fit(X, y, sample_weight=np.r_[1.0, np.zeros(len(X) - 1)])
+    with pytest.raises(ValueError, match="(?i)negative"):
+        L0Classifier(enc, **kw).fit(X, y, sample_weight=-w)
+
+
+def test_sample_weight_with_a_stratified_validation_split_and_in_a_pipeline(digits):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _, _ = digits
+    w = np.where(y % 2 == 0, 2.0, 1.0)
+    clf = L0Classifier(L0Encoder(32, alpha=0.05, **FAST), max_epochs=2, train_split=0.2,
+                       **WRAP).fit(X, y, sample_weight=w)
+    assert np.isfinite(clf.history_[:, "valid_loss"]).all()
+    pipe = make_pipeline(StandardScaler(), L0Classifier(L0Encoder(32, alpha=0.05, **FAST),
+                                                        max_epochs=1, **WRAP))
+    pipe.fit(X, y, l0classifier__sample_weight=w)
+    assert pipe.score(X, y) > 0.5
