@@ -13,6 +13,11 @@ transformer):
 - :func:`transform_dask` on a dask cluster: a lazy dask array of codes, one
   ``transform`` per row chunk, the encoder sent to the workers once (scattered when a
   ``distributed`` client is active, one key of the graph otherwise).
+- :func:`dask_from_npy` and :func:`dask_to_npy`: an ``.npy`` file as a dask array whose
+  chunks the workers read themselves, and a dask array written into one ``.npy`` file by
+  the workers, each its own rows (a file system the workers share: one machine, NFS).
+  ``dask.array.from_array`` of a memory map would instead pickle the whole array into
+  the graph.
 
 Neither needs the encoder to know about batches: ``transform`` runs on each batch or
 chunk as it is. dask is optional (``pip install skl0[dask]``) and imported only by
@@ -27,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["transform_batches", "transform_dask"]
+__all__ = ["transform_batches", "transform_dask", "dask_from_npy", "dask_to_npy"]
 
 # Bytes of one batch of input and codes together in transform_batches (16 MiB).
 _BATCH_BYTES = 1 << 24
@@ -232,3 +237,123 @@ def transform_dask(encoder, X, *, client=None):
         model = dask.delayed(encoder, pure=True)
     return X.map_blocks(_encode_block, model, dtype=dtype, chunks=(X.chunks[0], (p,)),
                         meta=np.empty((0, 0), dtype=dtype))
+
+
+class _NpyRows:
+    """Row blocks of a C-ordered ``.npy`` file, for :func:`dask.array.from_array` and
+    :func:`dask.array.store`: pickles as its path, reads and writes by file offset."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(f)
+            self.offset = f.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{self.path}: a C-ordered 2-d array is needed, got shape "
+                             f"{shape}{' in Fortran order' if fortran else ''}")
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), 2
+        self.row_bytes = self.shape[1] * self.dtype.itemsize
+
+    def _rows(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise IndexError("only contiguous row slices are supported")
+        start, stop, _ = rows.indices(self.shape[0])
+        return start, max(stop, start), cols
+
+    def __getitem__(self, key):
+        start, stop, cols = self._rows(key)
+        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
+        with open(self.path, "rb", buffering=0) as f:
+            f.seek(self.offset + start * self.row_bytes)
+            _read_exactly(f, memoryview(out).cast("B"))
+        return out[:, cols]
+
+    def __setitem__(self, key, value):
+        start, stop, cols = self._rows(key)
+        if cols != slice(None) and cols != slice(0, self.shape[1]):
+            raise IndexError("whole rows only")
+        value = np.ascontiguousarray(value, dtype=self.dtype).reshape(stop - start, -1)
+        with open(self.path, "r+b", buffering=0) as f:
+            f.seek(self.offset + start * self.row_bytes)
+            f.write(value.data)
+
+
+def dask_from_npy(path, chunk_rows=65536):
+    """An ``.npy`` file as a dask array whose row chunks the workers read from the file.
+
+    Parameters
+    ----------
+    path : str or path
+        A C-ordered 2-d ``.npy`` file, on a file system the workers see (the same
+        machine, or a shared one).
+    chunk_rows : int, default=65536
+        Rows per chunk (65,536 rows of 256 float32 features are 64 MiB).
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Lazy; each chunk is read with a file read when a task needs it. The graph holds
+        the path, not the data.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skl0.parallel import dask_from_npy
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(12.0).reshape(6, 2))
+    >>> X = dask_from_npy(path, chunk_rows=4)  # doctest: +SKIP
+    >>> X.chunks, float(X.sum().compute())  # doctest: +SKIP
+    (((4, 2), (2,)), 66.0)
+    """
+    import dask.array as da
+
+    rows = _NpyRows(path)
+    return da.from_array(rows, chunks=(int(chunk_rows), -1), asarray=False, fancy=False,
+                         name=f"npy-{os.path.basename(rows.path)}-{os.stat(rows.path).st_mtime_ns}",
+                         meta=np.empty((0, 0), dtype=rows.dtype))
+
+
+def dask_to_npy(X, path, **compute_kwargs):
+    """Write a dask array into one ``.npy`` file, each task writing its own rows.
+
+    Nothing is gathered on the caller: with a ``distributed`` client, the workers write
+    their chunks into the file (which they must see: the same machine or a shared file
+    system).
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_columns)
+        E.g. the codes of :func:`transform_dask`.
+    path : str or path
+        The ``.npy`` file to create (replaced if it exists).
+    **compute_kwargs
+        Passed to :func:`dask.array.store` (e.g. ``scheduler="threads"``).
+
+    Returns
+    -------
+    codes : numpy.memmap
+        The file, opened with ``mmap_mode="r"``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skl0.parallel import dask_to_npy
+    >>> import dask.array as da  # doctest: +SKIP
+    >>> path = os.path.join(tempfile.mkdtemp(), "codes.npy")
+    >>> X = da.from_array(np.arange(12.0).reshape(6, 2), chunks=(4, 2))  # doctest: +SKIP
+    >>> dask_to_npy(X, path).tolist()  # doctest: +SKIP
+    [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0], [10.0, 11.0]]
+    """
+    import dask.array as da
+
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    _write_npy_header(path, X.dtype, X.shape)
+    da.store(X, _NpyRows(path), lock=False, **compute_kwargs)
+    return np.load(path, mmap_mode="r")

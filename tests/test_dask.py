@@ -5,6 +5,7 @@ teardown checks that no worker process is left running. Every wait is bounded.
 """
 
 import os
+import pickle
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ import dask  # noqa: E402
 import joblib  # noqa: E402
 
 from skl0 import L0Encoder, MSparseEncoder  # noqa: E402
-from skl0.parallel import transform_dask  # noqa: E402
+from skl0.parallel import dask_from_npy, dask_to_npy, transform_dask  # noqa: E402
 
 TIMEOUT = 180  # seconds, for any one search on the cluster
 GRID = {"l0__alpha": [0.1, 0.25], "l0__n_components": [16, 32]}
@@ -135,17 +136,21 @@ def test_chunked_transform_on_the_cluster(client, digits, tmp_path):
     enc = MSparseEncoder(n_components=16, max_epochs=2, dict_max_iter=3, solver_max_iter=20,
                          random_state=0, device="cpu").fit(X)
     np.save(tmp_path / "X.npy", np.tile(X, (4, 1)))
-    big = da.from_array(np.load(tmp_path / "X.npy", mmap_mode="r"), chunks=(250, 64))
+    # the workers read their chunks from the file: the graph holds its path, not its rows
+    big = dask_from_npy(tmp_path / "X.npy", chunk_rows=250)
+    assert len(pickle.dumps(dict(big.dask))) < 10_000
     codes = transform_dask(enc, big)
     assert codes.shape == (1200, 16) and codes.dtype == np.float32
     assert codes.chunks[0] == big.chunks[0]
     want = enc.transform(np.tile(X, (4, 1)))
     # up to float32 rounding: a chunk's rows may take other kernels than the whole array's
     np.testing.assert_allclose(codes.compute(), want, rtol=1e-5, atol=1e-5)
-    # written chunk by chunk by the workers, never gathered whole
-    da.to_npy_stack(tmp_path / "codes", codes)
-    np.testing.assert_allclose(da.from_npy_stack(tmp_path / "codes").compute(), want,
-                               rtol=1e-5, atol=1e-5)
+    # written into one .npy by the workers, each its own rows, never gathered here
+    out = dask_to_npy(codes, tmp_path / "codes.npy")
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    # the same with an in-memory dask array
+    np.testing.assert_allclose(transform_dask(enc, da.from_array(X, chunks=(100, 64))).compute(),
+                               enc.transform(X), rtol=1e-5, atol=1e-5)
 
 
 def test_a_worker_killed_mid_search_the_search_finishes(client, digits, serial_search):

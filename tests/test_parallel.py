@@ -144,3 +144,22 @@ def test_transform_dask_on_the_local_scheduler(enc, X_file):
     _close(transform_dask(enc, X).compute(), enc.transform(X))
     with pytest.raises(ValueError, match="2-dimensional"):
         transform_dask(enc, da.zeros((2, 2, 2)))
+
+
+def test_npy_files_as_dask_arrays(enc, X_file, tmp_path):
+    da = pytest.importorskip("dask.array")
+    from skl0.parallel import dask_from_npy, dask_to_npy, transform_dask
+
+    path, X = X_file
+    Xd = dask_from_npy(path, chunk_rows=1000)
+    assert Xd.chunks == ((1000, 1000, 500), (7,)) and Xd.dtype == np.float32
+    np.testing.assert_array_equal(Xd.compute(), X)
+    np.testing.assert_array_equal(Xd[1500:2100, 2:5].compute(), X[1500:2100, 2:5])
+    codes = dask_to_npy(transform_dask(enc, Xd), tmp_path / "codes.npy", scheduler="threads")
+    _close(codes, enc.transform(X))
+    # column chunks are merged before writing
+    out = dask_to_npy(da.from_array(X, chunks=(300, 3)), tmp_path / "copy.npy")
+    np.testing.assert_array_equal(out, X)
+    np.save(tmp_path / "f.npy", np.asfortranarray(X))
+    with pytest.raises(ValueError, match="C-ordered"):
+        dask_from_npy(tmp_path / "f.npy")
