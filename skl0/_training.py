@@ -516,11 +516,27 @@ def _batch_workers(device, n, batch_size, share=False):
     return workers, -(-n // batches)
 
 
+_ALIGNMENT = 64  # bytes: torch's own CPU buffers are aligned so
+
+
 def _batches(X, starts, batch_size, device, total=None):
     """``(start, batch)`` for each start: ``X``'s rows as a float32 tensor on ``device``; the
-    float64 tensor ``total``, if given, gets each batch's sum (the finiteness check)."""
+    float64 tensor ``total``, if given, gets each batch's sum (the finiteness check).
+
+    A batch is ``X``'s own memory when that is float32, C-contiguous, writable (torch warns
+    on read-only memory) and 64-byte aligned, else a copy in a buffer of torch's (aligned):
+    the rounding of the matrix products, which can depend on the alignment of their
+    operands, is then the same wherever the caller's array lies in memory.
+    """
     for start in starts:
-        xb = torch.from_numpy(as_float32(X[start:start + batch_size])).to(device)
+        rows = X[start:start + batch_size]
+        if (rows.dtype == np.float32 and rows.flags.c_contiguous and rows.flags.writeable
+                and rows.ctypes.data % _ALIGNMENT == 0):
+            xb = torch.from_numpy(rows)
+        else:
+            xb = torch.empty(rows.shape, dtype=torch.float32)
+            np.copyto(xb.numpy(), rows, casting="same_kind")
+        xb = xb.to(device)
         if total is not None:
             total += xb.sum()
         yield start, xb

@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks over every public estimator of skl0."""
 
 import numpy as np
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skl0
@@ -27,17 +28,17 @@ def _estimators():
     return ests
 
 
-# Checks that cannot hold exactly for float32 computation on the device, each with the
+# Checks that cannot hold for a model trained by stochastic mini-batches, each marked as a
+# strict expected failure (it must fail: a pass means the entry is stale) and each with the
 # looser test of the same property that replaces it.
-_FLOAT32_ORDER = (
-    "float32 logits: a row's rounding can depend on its place in the batch (seen with one "
-    "thread: relative differences of 2e-7 against the check's float64 rtol of 1e-7); "
-    "test_wrappers_predictions_do_not_depend_on_sample_order_or_batch checks it to float32 "
-    "precision")
 _EXPECTED_FAILED = {
-    name: {"check_methods_sample_order_invariance": _FLOAT32_ORDER,
-           "check_methods_subset_invariance": _FLOAT32_ORDER}
-    for name in ("L0Classifier", "L0Clusterer")
+    "L0Classifier": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "an integer weight acts as repeated samples only up to the mini-batches that "
+            "training draws (the repeated data have more of them); "
+            "test_classification.py::test_sample_weight_integers_act_as_repeated_samples "
+            "checks it approximately"),
+    },
 }
 
 
@@ -45,13 +46,23 @@ def _expected_failed(estimator):
     return _EXPECTED_FAILED.get(type(estimator).__name__, {})
 
 
-@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed)
-def test_sklearn_compatible_estimator(estimator, check):
+def _check_name(check):
+    func = getattr(check, "func", check)  # checks come as functools.partial
+    return getattr(func, "__name__", str(func))
+
+
+@parametrize_with_checks(_estimators())
+def test_sklearn_compatible_estimator(estimator, check, request):
+    reason = _expected_failed(estimator).get(_check_name(check))
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     check(estimator)
 
 
 def test_wrappers_predictions_do_not_depend_on_sample_order_or_batch():
-    # the looser form of the two checks listed in _EXPECTED_FAILED: float32 precision
+    # sklearn's sample-order and subset invariance checks ask for float64 precision, which
+    # holds here (batched_forward's products do not depend on where a batch lies in
+    # memory); this asks for float32 precision of larger batches and one sample at a time
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(n_samples=60, centers=3, n_features=5, random_state=0)

@@ -334,3 +334,19 @@ def test_progress_bar_prints_plain_lines_in_a_file():
     for _ in progress_bar(range(2), desc="bar", file=term):
         pass
     assert "\r" in term.getvalue()  # tqdm's own redraws on a terminal
+
+
+@pytest.mark.parametrize("kind", ["l0", "msparse"])
+def test_batched_forward_does_not_depend_on_where_x_lies_in_memory(kind):
+    # batches not 64-byte aligned are copied into torch's aligned buffers: the same codes,
+    # bit for bit, at every offset (the products' rounding may depend on alignment)
+    X = np.random.RandomState(3).randn(37, 6).astype(np.float32)
+    net = _small_net(kind)
+    ref = batched_forward(net, X, "cpu", np.float32)
+    for offset in range(1, 16):
+        buf = np.empty(X.size + offset, dtype=np.float32)
+        moved = buf[offset:].reshape(X.shape)
+        moved[...] = X
+        np.testing.assert_array_equal(batched_forward(net, moved, "cpu", np.float32), ref)
+    np.testing.assert_array_equal(batched_forward(net, X.astype(np.float64), "cpu",
+                                                  np.float32), ref)
