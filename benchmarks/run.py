@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.base import clone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
@@ -55,6 +56,7 @@ from skl0._solvers import (  # noqa: E402
 )
 
 M = 32
+NET = "(net only)"  # an encoder with pursuit=False: the paper's network
 ALPHA = 0.25  # L0Encoder's default (the paper's "lambda = 0.5")
 SIZES = (128, 256, 512)
 
@@ -183,7 +185,10 @@ def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
         l0 = L0Encoder(dictionary=D, alpha=ALPHA, max_epochs=0, device=device).fit(X[:100])
         ms = MSparseEncoder(dictionary=D, n_nonzero_coefs=M, max_epochs=0,
                             device=device).fit(X[:100])
-        for name, enc in (("L0Encoder", l0), ("MSparseEncoder", ms)):
+        l0_net = clone(l0).set_params(pursuit=False).fit(X[:100])
+        ms_net = clone(ms).set_params(pursuit=False).fit(X[:100])
+        for name, enc in (("L0Encoder", l0), ("MSparseEncoder", ms),
+                          (f"L0Encoder {NET}", l0_net), (f"MSparseEncoder {NET}", ms_net)):
             t = median_time(lambda enc=enc: enc.transform(Xf), repeats)
             res[name] = n_fast / t
             nnz[name] = np.count_nonzero(enc.transform(Xf[:2000]), axis=1).mean()
@@ -257,7 +262,7 @@ def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
 
         t_gemms = median_time(gemms, max(15, repeats))
         t_copies = copy_time(Xf, p, device) if gpu else 0.0
-        for name in ("L0Encoder", "MSparseEncoder"):
+        for name in (f"L0Encoder {NET}", f"MSparseEncoder {NET}"):
             ours = n_fast / res[name]
             row = [p, name, n_fast, f"{rate / 1e9:.1f}", f"{floor * 1e3:.1f}",
                    f"{t_gemms * 1e3:.1f}", f"{ours * 1e3:.1f}", f"{ours / floor:.2f}",
@@ -272,7 +277,8 @@ def bench_transform(X, device, quick, sizes=SIZES, n_fast=20000):
               "transform ms", "ours / floor", "ours / GEMMs"]
     if gpu:
         header += ["copies ms", "ours / (floor + copies)"]
-    table("floor: forward FLOPs / measured float32 matmul rate", header, floor_rows)
+    table("floor: forward FLOPs / measured float32 matmul rate (the networks alone)", header,
+          floor_rows)
 
 
 def copy_time(X, p, device, repeats=15):
@@ -414,6 +420,212 @@ def bench_memory(X, device, quick, sizes=None, n=200000):
 # ----------------------------------------------------------------------------- main
 
 
+# ------------------------------------------------------------------------ 5. frontier
+
+# (p, M) per data set: digits at the sizes of the issue's table, the patches at M = 32
+FRONTIER = {"digits": ((128, 10), (256, 16)),
+            "mnist5k": ((128, 32), (256, 32), (512, 32)),
+            "fashion": ((256, 32), (512, 32))}
+
+
+def _omp_gpu():
+    """The batched OMP of the PyPI package ``orthogonal-matching-pursuit-gpu`` or None."""
+    try:
+        from orthogonal_matching_pursuit_gpu import run_omp
+    except ImportError:
+        return None
+    return run_omp
+
+
+def _frontier_problem(problem, Xq, Xs, Xf, D, ref_codes, ref_rate, methods, repeats):
+    """Rows ``(method, samples/s, objective ratio, mean nnz, x reference)`` of one problem.
+
+    ``methods`` maps a name to ``encode(X) -> codes``; quality on ``Xq``, speed on ``Xf``
+    (fast methods) or ``Xs`` (those marked slow by a name ending in ``*``).
+    """
+    def objective(A):
+        r = np.sum((Xq - A @ D) ** 2, axis=1)
+        if problem == "l0":
+            return float(np.mean(0.5 * r + ALPHA * np.count_nonzero(A, axis=1)))
+        return float(np.mean(r))
+
+    ref = objective(ref_codes)
+    rows = []
+    for name, encode in methods.items():
+        slow = name.endswith("*")
+        X = Xs if slow else Xf
+        rate = X.shape[0] / median_time(lambda encode=encode, X=X: encode(X),
+                                        1 if slow else repeats, warmup=0 if slow else 1)
+        A = np.asarray(encode(Xq), dtype=np.float64)
+        rows.append((name.rstrip("*"), rate, objective(A) / ref,
+                     float(np.count_nonzero(A, axis=1).mean())))
+    rows.insert(0, (None, ref_rate, 1.0, float(np.count_nonzero(ref_codes, axis=1).mean())))
+    return rows
+
+
+def _dominated(rows, mine):
+    """For each of ``mine``: the methods both faster and better than it (objective ratio
+    lower by more than 0.5 %, throughput higher by more than 10 %: the noise)."""
+    out = {}
+    for name, rate, ratio, _ in rows:
+        if name in mine:
+            out[name] = [o for o, r, q, _ in rows
+                         if o != name and r > 1.1 * rate and q < ratio - 0.005]
+    return out
+
+
+def bench_frontier(device, quick, datasets, sizes=None, n_train=None, n_test=2000,
+                   out_dir="."):
+    """Throughput against objective ratio, for every method, on real data (section 5)."""
+    from sklearn.decomposition import sparse_encode as sk_encode
+
+    from skl0 import LISTAEncoder, sparse_encode
+    from skl0 import iht as iht_np
+    from skl0.experiments.codes import load_dataset
+
+    try:
+        import spams
+    except ImportError:
+        spams = None
+        print("\nSPAMS is not installed (pip install spams-bin): its OMP is skipped.")
+    run_omp = _omp_gpu()
+    if run_omp is None:
+        print("\northogonal-matching-pursuit-gpu is not installed: its OMP is skipped.")
+    repeats = 3 if quick else 5
+    n_fast, n_slow = (4000, 200) if quick else (20000, 1000)
+    figures = []
+    for data in datasets:
+        Xtr, Xte, desc = load_dataset(data, seed=0, n_train=n_train, n_test=n_test)
+        Xq = np.ascontiguousarray(Xte, dtype=np.float64)
+        Xf = np.ascontiguousarray(np.tile(Xte, (-(-n_fast // len(Xte)), 1))[:n_fast])
+        Xs = Xq[:n_slow]
+        panels = []
+        for p, m in FRONTIER[data]:
+            if sizes and p not in sizes:
+                continue
+            common = {"n_components": p, "random_state": 0, "device": device}
+            if quick:
+                common.update(max_epochs=20, dict_max_iter=3)
+            print(f"  {data} p={p}: fitting the encoders ...", flush=True)
+            for problem in ("msparse", "l0"):
+                kw = {"n_nonzero_coefs": m} if problem == "msparse" else {"alpha": ALPHA}
+                Est = MSparseEncoder if problem == "msparse" else L0Encoder
+                enc = Est(**common, **kw).fit(Xtr)
+                D = enc.components_.astype(np.float64)
+                methods = {}
+                if problem == "msparse":
+                    ref_name = "sklearn OMP"
+                    t = median_time(lambda D=D, Xs=Xs, m=m: sk_encode(
+                        Xs, D, algorithm="omp", n_nonzero_coefs=m), 1, warmup=0)
+                    ref_codes = sk_encode(Xq, D, algorithm="omp", n_nonzero_coefs=m)
+                    if spams is not None:
+                        Dsp = np.asfortranarray(D.T, dtype=np.float64)
+                        methods["SPAMS OMP"] = lambda X, Dsp=Dsp, m=m: spams.omp(
+                            np.asfortranarray(X.T, dtype=np.float64), Dsp, L=m,
+                            numThreads=torch.get_num_threads()).T.toarray()
+                    if run_omp is not None:
+                        Dg = torch.as_tensor(D.T, dtype=torch.float32)
+
+                        def gpu_omp(X, Dg=Dg, m=m):
+                            out = []
+                            for s in range(0, len(X), 4096):
+                                y = torch.as_tensor(X[s:s + 4096], dtype=torch.float32)
+                                out.append(run_omp(Dg, y, m, normalize=False,
+                                                   fit_intercept=False).numpy())
+                            return np.vstack(out)
+
+                        methods["omp-gpu package, CPU"] = gpu_omp
+                else:
+                    ref_name = "converged solver (sparse_encode)"
+                    t = median_time(lambda D=D, Xs=Xs: sparse_encode(
+                        Xs, D, alpha=ALPHA, device=device), 1, warmup=0)
+                    ref_codes = sparse_encode(Xq, D, alpha=ALPHA, device=device)
+                    lista = LISTAEncoder(dictionary=D, **{k: v for k, v in common.items()
+                                                          if k != "n_components"}).fit(Xtr)
+                    methods["LISTAEncoder"] = lista.transform
+                for k in (2, 5, 10, 100):
+                    name = f"IHT ({k} it)" + ("*" if k == 100 else "")
+                    methods[name] = lambda X, D=D, k=k, kw=kw: iht_np(
+                        X, D, n_iter=k, device=device, **kw)
+                methods[f"{Est.__name__} {NET}"] = _net_only(enc)
+                for rounds in (0, 1):
+                    methods[f"{Est.__name__}, pursuit_rounds={rounds}"] = _with(
+                        enc, pursuit_rounds=rounds)
+                methods[f"{Est.__name__} (default)"] = enc.transform
+                rows = _frontier_problem(problem, Xq, Xs, Xf, D, ref_codes, n_slow / t, methods,
+                                         repeats)
+                rows[0] = (ref_name,) + rows[0][1:]
+                mine = [r[0] for r in rows if r[0].startswith(Est.__name__)]
+                beaten = _dominated(rows, mine)
+                ref_rate = rows[0][1]
+                table(f"frontier: {data} p={p} "
+                      + (f"M-sparse M={m}, ‖x − Da‖² over sklearn OMP's" if problem == "msparse"
+                         else f"ℓ0 α={ALPHA}, objective over the converged solver's")
+                      + f" on {len(Xq):,} held-out samples; the encoder's own dictionary",
+                      ["method", "samples/s", "objective ratio", "mean nnz", "x reference",
+                       "faster and better"],
+                      [(name, fmt_rate(rate), f"{ratio:.3f}", f"{nnz:.1f}",
+                        f"{rate / ref_rate:.1f}", ", ".join(beaten.get(name, [])) or
+                        ("none" if name in beaten else ""))
+                       for name, rate, ratio, nnz in rows])
+                panels.append((f"{data} p={p} " + (f"M={m}" if problem == "msparse"
+                                                    else f"ℓ0 α={ALPHA}"), rows))
+        figures.append(_frontier_figure(data, desc, panels, out_dir))
+    for path in figures:
+        if path is not None:
+            print(f"\nfigure: {path}")
+
+
+def _net_only(enc):
+    """``transform`` of ``enc``'s network alone (pursuit off), ``enc`` left as it is."""
+    def encode(X, enc=enc):
+        enc.set_params(pursuit=False)
+        try:
+            return enc.transform(X)
+        finally:
+            enc.set_params(pursuit=True)
+    return encode
+
+
+def _with(enc, **params):
+    """``transform`` of ``enc`` with other pursuit parameters, ``enc`` left as it is."""
+    def encode(X, enc=enc):
+        before = {k: getattr(enc, k) for k in params}
+        enc.set_params(**params)
+        try:
+            return enc.transform(X)
+        finally:
+            enc.set_params(**before)
+    return encode
+
+
+def _frontier_figure(data, desc, panels, out_dir):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("matplotlib is not installed: no figure")
+        return None
+    if not panels:
+        return None
+    fig = Figure(figsize=(5 * len(panels), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, rows) in zip(axes, panels, strict=True):
+        for i, (name, rate, ratio, _) in enumerate(rows):
+            ours = name.startswith(("L0Encoder", "MSparseEncoder"))
+            ax.scatter([rate], [ratio], marker="*" if ours else "o", s=90 if ours else 40,
+                       color=f"C{i % 10}", label=name, zorder=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("samples / s (log scale)")
+        ax.set_ylabel("objective / reference's")
+        ax.set_title(title, fontsize="medium")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small")
+    fig.suptitle(f"accuracy–speed frontier: {desc.split(',')[0]}", fontsize="medium")
+    path = os.path.join(out_dir, f"frontier_{data}.png")
+    fig.savefig(path, dpi=110)
+    return path
+
+
 def _integer(minimum, name):
     """An argparse type: an integer of at least ``minimum`` (``name`` says which kind)."""
     def parse(text):
@@ -434,7 +646,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=_positive, default=None,
                         help="torch.set_num_threads (default: torch's own choice)")
     parser.add_argument("--section", nargs="*", default=["transform", "fit", "memory"],
-                        choices=["transform", "fit", "memory"])
+                        choices=["transform", "fit", "memory", "frontier"],
+                        help="sections to run (default: transform fit memory; frontier: "
+                        "throughput against objective ratio of every method on real data)")
     parser.add_argument("--sizes", nargs="+", type=_positive, default=None,
                         help="code sizes p of every section (default: 128 256 512; with "
                         "--quick the fit section takes 128 and the memory section 256)")
@@ -454,6 +668,13 @@ def main(argv=None):
     parser.add_argument("--data", default=None,
                         help="folder of the Fashion-MNIST idx files (default: the Debian "
                         "package's, /usr/share/datasets/fashion-mnist)")
+    parser.add_argument("--frontier-data", nargs="+", default=["digits", "fashion"],
+                        choices=sorted(FRONTIER),
+                        help="data sets of the frontier section (default: digits fashion)")
+    parser.add_argument("--frontier-train", type=_positive, default=None,
+                        help="training samples of the frontier section (default: all)")
+    parser.add_argument("--out", default=".",
+                        help="folder of the frontier section's figures (default: .)")
     args = parser.parse_args(argv)
     if is_cuda(args.device) and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: torch sees no CUDA device here")
@@ -476,6 +697,9 @@ def main(argv=None):
                   n_fit=args.fit_samples, data_path=args.data)
     if "memory" in args.section:
         bench_memory(X, args.device, args.quick, sizes=args.sizes, n=args.memory_samples)
+    if "frontier" in args.section:
+        bench_frontier(args.device, args.quick, args.frontier_data, sizes=args.sizes,
+                       n_train=args.frontier_train, out_dir=args.out)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}; total "
           f"{time.perf_counter() - t_start:.0f} s")
 

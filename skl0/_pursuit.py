@@ -19,14 +19,22 @@ fits the coefficients by least squares, as OMP does over all atoms:
 Step 2 keeps a Gram-Schmidt basis of the chosen atoms in correlation space (``⟨q_s, d_j⟩``
 for every candidate j), so one step costs ``O(n_candidates × t)`` per sample with the Gram
 matrix ``DᵀD`` computed once, and the coefficients come from one triangular solve at the end.
-Everything is batched torch code on the encoder's device.
+On the CPU step 2 runs one sample at a time in a loop compiled by numba (a few flops per
+candidate and step; batched tensor operations would spend most of their time passing over
+memory); on other devices it runs on whole batches with torch operations. The candidates
+and the residual correlations are batched torch/numpy code either way.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from torch import nn
+
+
+def _numpy_dtype(dtype):
+    return np.float64 if dtype == torch.float64 else np.float32
 
 
 def _span_eps(dtype):
@@ -34,6 +42,155 @@ def _span_eps(dtype):
     fraction of its own is taken to be in their span and never chosen: √ε of the dtype, so
     that the rounding of ``‖P⊥ d‖²`` (a few ε) cannot pass for a new direction."""
     return torch.finfo(dtype).eps ** 0.5
+
+
+
+@numba.njit(nogil=True, cache=True)
+def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, U, y, sel,
+                support, coefs):  # pragma: no cover - compiled; tested through its callers
+    """Orthogonal least squares for one sample over the atoms ``cand``.
+
+    ``corr`` is the sample's ``Dᵀx`` (all atoms); ``a``, ``pn``, ``floor``, ``U``, ``y``,
+    ``sel`` are work buffers. Writes the chosen atoms and their least-squares
+    coefficients into ``support[:used]`` and ``coefs[:used]``; returns ``(used, gain)``,
+    ``gain = ‖x‖² − ‖x − Da‖²``.
+    """
+    n_cand = cand.shape[0]
+    for j in range(n_cand):
+        a[j] = corr[cand[j]]
+        pn[j] = gram[cand[j], cand[j]]
+        floor[j] = span_eps * pn[j]
+    used = 0
+    total = 0.0
+    for t in range(steps):
+        # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
+        best, k = -1.0, -1
+        for j in range(n_cand):
+            score = a[j] * a[j] / max(pn[j], floor[j])
+            if score > best:
+                best, k = score, j
+        if best <= least_gain or pn[k] <= floor[k]:
+            break
+        norm = np.sqrt(pn[k])
+        yk = a[k] / norm
+        row = gram[cand[k]]
+        q = U[t]
+        for j in range(n_cand):
+            q[j] = row[cand[j]]
+        for s in range(t):
+            u = U[s, k]
+            for j in range(n_cand):
+                q[j] -= u * U[s, j]
+        for j in range(n_cand):
+            q[j] /= norm
+            a[j] -= q[j] * yk
+            pn[j] -= q[j] * q[j]
+        a[k] = 0.0
+        y[t] = yk
+        sel[t] = k
+        total += yk * yk
+        used = t + 1
+    # back substitution: R c = y with R[s, j] = U[s, sel_j], upper triangular
+    for s in range(used - 1, -1, -1):
+        acc = y[s]
+        for j in range(s + 1, used):
+            acc -= U[s, sel[j]] * coefs[j]
+        coefs[s] = acc / U[s, sel[s]]
+        support[s] = cand[sel[s]]
+    return used, total
+
+
+@numba.njit(nogil=True, cache=True)
+def _top_into(values, k, out):  # pragma: no cover - compiled
+    """The indices of the ``k`` largest ``values`` into ``out[:k]`` (ties: lowest first)."""
+    p = values.shape[0]
+    if k >= p:
+        for j in range(p):
+            out[j] = j
+        return
+    threshold = np.partition(values.copy(), p - k)[p - k]
+    c = 0
+    for j in range(p):
+        if values[j] > threshold:
+            out[c] = j
+            c += 1
+    for j in range(p):
+        if c >= k:
+            break
+        if values[j] == threshold:
+            out[c] = j
+            c += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _greedy_rows(correlations, gram, candidates, steps, least_gain, span_eps, support, coefs,
+                 gain):  # pragma: no cover - compiled; tested through greedy_pursuit
+    """:func:`greedy_pursuit` one sample at a time (the CPU route); unused slots get 0."""
+    n, n_cand = candidates.shape
+    dtype = correlations.dtype
+    a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
+    U = np.empty((steps, n_cand), dtype=dtype)
+    y = np.empty(steps, dtype=dtype)
+    sel = np.empty(steps, dtype=np.int64)
+    for i in range(n):
+        used, gain[i] = _greedy_one(correlations[i], gram, candidates[i], steps, least_gain,
+                                    span_eps, a, pn, floor, U, y, sel, support[i], coefs[i])
+        for s in range(used, steps):
+            coefs[i, s] = 0.0
+            support[i, s] = candidates[i, 0]
+
+
+@numba.njit(nogil=True, cache=True)
+def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, n_rounds,
+                  span_eps, out):  # pragma: no cover - compiled; tested through pursuit
+    """:func:`pursuit` one sample at a time (the CPU route), the codes written to ``out``.
+
+    ``alpha < 0`` means the M-sparse problem (objective ``‖x − Da‖²``), else the ℓ0 one.
+    """
+    n, p = correlations.shape
+    dtype = correlations.dtype
+    a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
+    U = np.empty((steps, n_cand), dtype=dtype)
+    y = np.empty(steps, dtype=dtype)
+    sel = np.empty(steps, dtype=np.int64)
+    cand = np.empty(n_cand, dtype=np.int64)
+    support, best_support = np.empty(steps, np.int64), np.empty(steps, np.int64)
+    coefs, best_coefs = np.empty(steps, dtype), np.empty(steps, dtype)
+    values = np.empty(p, dtype)
+    for i in range(n):
+        corr = correlations[i]
+        for j in range(p):
+            values[j] = abs(scores[i, j])
+        _top_into(values, n_cand, cand)
+        used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor,
+                                 U, y, sel, best_support, best_coefs)
+        best = -gain if alpha < 0 else alpha * used - 0.5 * gain   # ‖x‖² dropped: constant
+        for _ in range(n_rounds):
+            # residual correlations Dᵀx − DᵀD a; the support ranks first
+            for j in range(p):
+                values[j] = corr[j]
+            for s in range(used):
+                row = gram[best_support[s]]
+                c = best_coefs[s]
+                for j in range(p):
+                    values[j] -= c * row[j]
+            for j in range(p):
+                values[j] = abs(values[j])
+            for s in range(used):
+                values[best_support[s]] = np.inf
+            _top_into(values, n_cand, cand)
+            new_used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn,
+                                         floor, U, y, sel, support, coefs)
+            value = -gain if alpha < 0 else alpha * new_used - 0.5 * gain
+            if not value < best:
+                break
+            best, used = value, new_used
+            best_support[:used] = support[:used]
+            best_coefs[:used] = coefs[:used]
+        for j in range(p):
+            out[i, j] = 0.0
+        for s in range(used):
+            out[i, best_support[s]] = best_coefs[s]
 
 
 def greedy_pursuit(X, dictionary, gram, candidates, correlations, *, n_nonzero_coefs=None,
@@ -66,9 +223,23 @@ def greedy_pursuit(X, dictionary, gram, candidates, correlations, *, n_nonzero_c
         ``‖x‖² − ‖x − Da‖²``, the decrease of the squared residual.
     """
     n, n_cand = candidates.shape
-    p = gram.shape[0]
     steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
     least_gain = 0.0 if alpha is None else 2.0 * float(alpha)
+    if X.device.type == "cpu":
+        support = np.empty((n, steps), dtype=np.int64)
+        coefs = np.empty((n, steps), dtype=_numpy_dtype(X.dtype))
+        gain = np.empty(n, dtype=coefs.dtype)
+        _greedy_rows(correlations.contiguous().numpy(), gram.contiguous().numpy(),
+                     candidates.contiguous().numpy(), steps, least_gain, _span_eps(X.dtype),
+                     support, coefs, gain)
+        return torch.from_numpy(support), torch.from_numpy(coefs), torch.from_numpy(gain)
+    return _greedy_batched(X, gram, candidates, correlations, steps, least_gain)
+
+
+def _greedy_batched(X, gram, candidates, correlations, steps, least_gain):
+    """:func:`greedy_pursuit` on whole batches with torch operations (GPUs)."""
+    n, n_cand = candidates.shape
+    p = gram.shape[0]
     a = torch.gather(correlations, 1, candidates)        # ⟨d_j, r⟩ on the candidates
     pn = torch.take(torch.diagonal(gram).contiguous(), candidates)   # ‖P⊥ d_j‖²
     floor = _span_eps(pn.dtype) * pn
@@ -145,7 +316,7 @@ def _objective(sq_norm, gain, support_size, alpha):
 
 
 def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_candidates,
-            n_rounds=1):
+            n_rounds=1, out=None):
     """Sparse codes by greedy pursuit over the top-ranked atoms, with refresh rounds.
 
     Parameters
@@ -162,20 +333,32 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
         Candidates per sample in each round.
     n_rounds : int, default=1
         Refresh rounds after the first pass (0: one pass on the first candidates).
+    out : torch.Tensor of shape (n_samples, n_components), optional
+        Receives the codes (a CPU tensor whose memory numpy can see, on the CPU route).
 
     Returns
     -------
     codes : torch.Tensor of shape (n_samples, n_components)
+        ``out`` when given.
     """
     n, p = scores.shape
     n_cand = max(1, min(int(n_candidates), p))
     correlations = X @ dictionary.T
+    if X.device.type == "cpu":
+        codes = out if out is not None else X.new_empty(n, p)
+        steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
+        _pursuit_rows(scores.detach().contiguous().numpy(), correlations.numpy(),
+                      gram.contiguous().numpy(), n_cand, steps,
+                      0.0 if alpha is None else 2.0 * float(alpha),
+                      -1.0 if alpha is None else float(alpha),
+                      int(n_rounds) if n_cand < p else 0, _span_eps(X.dtype), codes.numpy())
+        return codes
     candidates = _top(scores.abs(), n_cand) if n_cand < p else _all(scores)
     support, coefs, gain = greedy_pursuit(X, dictionary, gram, candidates, correlations,
                                           n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
     codes = X.new_zeros(n, p).scatter_add_(1, support, coefs)
     if n_rounds <= 0 or n_cand >= p:
-        return codes
+        return codes if out is None else out.copy_(codes)
     sq_norm = X.square().sum(1)
     best = _objective(sq_norm, gain, (coefs != 0).sum(1), alpha)
     rows = torch.arange(n, device=X.device)        # the samples still improving
@@ -195,7 +378,7 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
         rows, support, coefs = rows[better], support[better], coefs[better]
         best[rows] = value[better]
         codes[rows] = X.new_zeros(len(rows), p).scatter_add_(1, support, coefs)
-    return codes
+    return codes if out is None else out.copy_(codes)
 
 
 class PursuitEncoder(nn.Module):
@@ -241,12 +424,12 @@ class PursuitEncoder(nn.Module):
         self.n_rounds = int(n_rounds)
         self.n_components = int(dictionary.shape[0])
 
-    def forward(self, X):
+    def forward(self, X, out=None):
         with torch.no_grad():
             scores = self.encoder.last_preactivation(X)
             return pursuit(X, self.dictionary, self.gram, scores,
                            n_nonzero_coefs=self.n_nonzero_coefs, alpha=self.alpha,
-                           n_candidates=self.n_candidates, n_rounds=self.n_rounds)
+                           n_candidates=self.n_candidates, n_rounds=self.n_rounds, out=out)
 
     def inference_forward(self):
         """``fn(x, out)`` writing :meth:`forward`'s codes into ``out`` (for ``transform``).
@@ -255,7 +438,10 @@ class PursuitEncoder(nn.Module):
         """
 
         def run(x, out):
-            out.copy_(self.forward(x))
+            if x.device.type == "cpu" and out.device.type == "cpu":
+                self.forward(x, out=out)  # the compiled loop writes the codes in place
+            else:
+                out.copy_(self.forward(x))
 
         run.batches_in_threads = True
         return run

@@ -226,3 +226,25 @@ def test_candidates_parameter(digits_split):
         MSparseEncoder(pursuit_rounds=-1, **common).fit(Xtr)
     with pytest.raises(ValueError, match="n_candidates"):
         L0Encoder(n_candidates=0, **common).fit(Xtr)
+
+
+@pytest.mark.parametrize("problem", [{"n_nonzero_coefs": 6}, {"alpha": 0.05}])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_and_batched_routes_agree(problem, dtype):
+    """The CPU's compiled loop and the batched torch route (GPUs) give the same pursuit."""
+    from skl0._pursuit import _greedy_batched
+
+    X, D = _problem(n=300, m=32, p=48, seed=5)  # more features than steps: no ties
+    Xt, Dt = _t(X).to(dtype), _t(D).to(dtype)
+    G = Dt @ Dt.T
+    corr = Xt @ Dt.T
+    cand = corr.abs().topk(20, 1).indices
+    support, coefs, gain = greedy_pursuit(Xt, Dt, G, cand, corr, **problem)
+    steps = support.shape[1]
+    least = 0.0 if "alpha" not in problem else 2 * problem["alpha"]
+    s2, c2, g2 = _greedy_batched(Xt, G, cand, corr, steps, least)
+    tol = 1e-4 if dtype == torch.float32 else 1e-10
+    a = _dense(support, coefs, 48).numpy()
+    b = torch.zeros(300, 48, dtype=dtype).scatter_add_(1, s2, c2).numpy()
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gain.numpy(), g2.numpy(), rtol=tol, atol=tol)

@@ -527,13 +527,20 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
         train_A=batched_forward(net.module_, Xtr, net.device, np.float32),
         epochs=len(net.history))
 
-    params = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
+    # the paper's network: its own codes, no pursuit
+    params = {"max_epochs": settings["max_epochs"], "pursuit": False, **(encoder_params or {})}
     enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xfit, Afit, seed=seed,
                                                  device=device, **params))
     A, t = _timed(lambda: enc.transform(Xte))
     name = "Deep ℓ0 encoder" if problem == "l0" else "Deep M-sparse encoder"
     add(name, "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
         train_A=enc.transform(Xtr), epochs=len(enc.history_))
+    if not params["pursuit"]:
+        # the same net finished by skl0's default pursuit (not in the paper)
+        enc.set_params(pursuit=True)
+        A, t = _timed(lambda: enc.transform(Xte))
+        add(name + " + pursuit", "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
+            train_A=enc.transform(Xtr), epochs=len(enc.history_))
 
     if problem == "msparse":
         A, t = _timed(lambda: sk_sparse_encode(Xte.astype(np.float64), C.astype(np.float64),
