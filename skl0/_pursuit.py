@@ -353,12 +353,22 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
                       -1.0 if alpha is None else float(alpha),
                       int(n_rounds) if n_cand < p else 0, _span_eps(X.dtype), codes.numpy())
         return codes
+    steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
+    least_gain = 0.0 if alpha is None else 2.0 * float(alpha)
+    codes = _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, alpha,
+                             n_rounds)
+    return codes if out is None else out.copy_(codes)
+
+
+def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, alpha,
+                     n_rounds):
+    """:func:`pursuit` on whole batches with torch operations (GPUs)."""
+    n, p = scores.shape
     candidates = _top(scores.abs(), n_cand) if n_cand < p else _all(scores)
-    support, coefs, gain = greedy_pursuit(X, dictionary, gram, candidates, correlations,
-                                          n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
+    support, coefs, gain = _greedy_batched(X, gram, candidates, correlations, steps, least_gain)
     codes = X.new_zeros(n, p).scatter_add_(1, support, coefs)
     if n_rounds <= 0 or n_cand >= p:
-        return codes if out is None else out.copy_(codes)
+        return codes
     sq_norm = X.square().sum(1)
     best = _objective(sq_norm, gain, (coefs != 0).sum(1), alpha)
     rows = torch.arange(n, device=X.device)        # the samples still improving
@@ -368,9 +378,8 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
         resid = torch.addmm(correlations[rows], sub, gram, alpha=-1.0).abs_()
         resid.masked_fill_(sub != 0, float("inf"))
         candidates = _top(resid, n_cand)
-        support, coefs, gain = greedy_pursuit(X[rows], dictionary, gram, candidates,
-                                              correlations[rows],
-                                              n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
+        support, coefs, gain = _greedy_batched(X[rows], gram, candidates, correlations[rows],
+                                               steps, least_gain)
         value = _objective(sq_norm[rows], gain, (coefs != 0).sum(1), alpha)
         better = value < best[rows]
         if not bool(better.any()):
@@ -378,7 +387,7 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
         rows, support, coefs = rows[better], support[better], coefs[better]
         best[rows] = value[better]
         codes[rows] = X.new_zeros(len(rows), p).scatter_add_(1, support, coefs)
-    return codes if out is None else out.copy_(codes)
+    return codes
 
 
 class PursuitEncoder(nn.Module):

@@ -248,3 +248,22 @@ def test_compiled_and_batched_routes_agree(problem, dtype):
     b = torch.zeros(300, 48, dtype=dtype).scatter_add_(1, s2, c2).numpy()
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     np.testing.assert_allclose(gain.numpy(), g2.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("problem", [{"n_nonzero_coefs": 5}, {"alpha": 0.1}])
+def test_compiled_and_batched_pursuits_agree(problem):
+    """The whole pursuit, rounds included: the CPU's compiled loop against the torch route."""
+    from skl0._pursuit import _pursuit_batched
+
+    X, D = _problem(n=400, m=32, p=96, seed=7)
+    Xt, Dt = _t(X), _t(D)
+    G = Dt @ Dt.T
+    corr = Xt @ Dt.T
+    scores = corr + 0.5 * torch.as_tensor(np.random.default_rng(0).standard_normal(corr.shape))
+    steps = 5 if "n_nonzero_coefs" in problem else 12
+    least = 2 * problem.get("alpha", 0.0)
+    for rounds in (0, 2):
+        a = pursuit(Xt, Dt, G, scores, n_candidates=12, n_rounds=rounds, **problem).numpy()
+        b = _pursuit_batched(Xt, G, scores, corr, 12, steps, least, problem.get("alpha"),
+                             rounds).numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
