@@ -4,6 +4,7 @@ scheduler (skipped without dask)."""
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,15 @@ def test_npy_files_as_dask_arrays(enc, X_file, tmp_path):
     np.save(tmp_path / "f.npy", np.asfortranarray(X))
     with pytest.raises(ValueError, match="C-ordered"):
         dask_from_npy(tmp_path / "f.npy")
+
+
+def test_the_scaling_benchmark_runs_small(tmp_path):
+    pytest.importorskip("psutil")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "scaling.py"
+    res = subprocess.run(
+        [sys.executable, str(script), "--n-samples", "3000", "--n-features", "16",
+         "--n-components", "16", "--no-cluster", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=True)
+    row = [line for line in res.stdout.splitlines() if line.startswith("| one process")]
+    assert len(row) == 1 and float(row[0].split("|")[4].replace(",", "")) > 0
+    assert not list(tmp_path.iterdir())  # its files are removed
