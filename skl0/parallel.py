@@ -48,11 +48,12 @@ def _n_codes(encoder, n_features, dtype):
     return probe.shape[1], probe.dtype
 
 
-def _whole_file_map(a):
+def _whole_file_map(a, modes=("r", "r+", "w+")):
     """``(filename, offset)`` when ``a`` is a whole C-ordered ``numpy.memmap`` of a file
-    (not a view of one), else ``None``: its rows can then be read or written by offset."""
+    (not a view of one) opened in one of ``modes``, else ``None``: its rows can then be
+    read or written by offset. A copy-on-write map (``"c"``) may differ from its file."""
     if (isinstance(a, np.memmap) and isinstance(a.base, mmap.mmap) and a.filename
-            and a.flags.c_contiguous):
+            and a.flags.c_contiguous and getattr(a, "mode", None) in modes):
         return a.filename, int(a.offset)
     return None
 
@@ -120,9 +121,12 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
         out_offset = _write_npy_header(out_path, dtype, (n, p))
     elif tuple(out.shape) != (n, p):
         raise ValueError(f"out has shape {tuple(out.shape)}, the codes have {(n, p)}")
+    elif hasattr(out, "flags") and not out.flags.writeable:
+        raise ValueError("out is read-only")
 
     src = _whole_file_map(X)
-    dst = (str(out_path), out_offset) if out_path is not None else _whole_file_map(out)
+    dst = ((str(out_path), out_offset) if out_path is not None
+           else _whole_file_map(out, modes=("r+", "w+")))
     in_row = n_features * X.dtype.itemsize
     buffer = np.empty((batch_size, n_features), dtype=X.dtype) if src else None
     with (open(src[0], "rb", buffering=0) if src else _nothing()) as fin, \
@@ -139,7 +143,7 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
                                else dtype)
             if dst is not None:
                 fout.seek(dst[1] + start * p * codes.dtype.itemsize)
-                fout.write(np.ascontiguousarray(codes).data)
+                _write_all(fout, np.ascontiguousarray(codes))
             else:
                 out[start:stop] = codes
     if out_path is not None:
@@ -162,6 +166,12 @@ def _read_exactly(f, view):
         if not k:
             raise OSError("the file ended before the rows its memory map has")
         got += k
+
+
+def _write_all(f, array):
+    view = memoryview(array).cast("B")
+    while len(view):
+        view = view[f.write(view):]
 
 
 def _write_npy_header(path, dtype, shape):
@@ -279,7 +289,7 @@ class _NpyRows:
         value = np.ascontiguousarray(value, dtype=self.dtype).reshape(stop - start, -1)
         with open(self.path, "r+b", buffering=0) as f:
             f.seek(self.offset + start * self.row_bytes)
-            f.write(value.data)
+            _write_all(f, value)
 
 
 def dask_from_npy(path, chunk_rows=65536):

@@ -91,12 +91,29 @@ def test_every_encoder(make, X_file, tmp_path):
     _close(codes, enc.transform(X))
 
 
+def test_copy_on_write_maps_are_read_as_mapped(enc, X_file, tmp_path):
+    path, X = X_file
+    Xc = np.load(path, mmap_mode="c")
+    Xc[:10] = 0.5  # in this process only, not in the file
+    want = enc.transform(np.asarray(Xc))
+    _close(transform_batches(enc, Xc, batch_size=700), want)
+    np.save(tmp_path / "o.npy", np.zeros_like(want))
+    out = np.load(tmp_path / "o.npy", mmap_mode="c")
+    transform_batches(enc, Xc, out, batch_size=700)
+    _close(out, want)
+    assert not np.load(tmp_path / "o.npy").any()  # a private map: the file is untouched
+
+
 def test_bad_arguments(enc, X_file):
     _, X = X_file
     with pytest.raises(ValueError, match="shape"):
         transform_batches(enc, X, np.empty((3, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="batch_size"):
         transform_batches(enc, X, batch_size=0)
+    read_only = np.zeros((X.shape[0], 12), dtype=np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        transform_batches(enc, X, read_only)
 
 
 def test_memory_stays_bounded(tmp_path):
