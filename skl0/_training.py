@@ -290,7 +290,8 @@ def fit_net(net, X, y, random_state):
     devices = []
     if str(net.device).startswith("cuda") and torch.cuda.is_available():
         devices = [torch.device(net.device).index or 0]
-    module = getattr(net, "module_", None) or net.module
+    module = getattr(net, "module_", None)
+    module = net.module if module is None else module
     flops = None
     if isinstance(module, torch.nn.Module):
         flops = module_flops(module, net.batch_size if net.batch_size > 0 else len(X))
@@ -442,14 +443,18 @@ def scoped_fit_threads(fit):
     """
     @functools.wraps(fit)
     def wrapper(self, X, *args, **kwargs):
-        shape = np.shape(X) if hasattr(X, "__len__") else ()
         flops = None
-        if len(shape) == 2:
+        try:  # validation proper is fit's; a shape it will refuse only gets the cap here
+            shape = getattr(X, "shape", None) or np.shape(X)
             p = getattr(self, "n_components", None)
             dictionary = getattr(self, "dictionary", None)
-            if dictionary is not None and np.ndim(dictionary) == 2:
+            if dictionary is not None:
                 p = np.shape(dictionary)[0]
-            flops = fit_flops(shape[0], shape[1], p if isinstance(p, int) else shape[1])
+        except (TypeError, ValueError, IndexError):
+            shape = ()
+        if len(shape) == 2:
+            p = p if isinstance(p, numbers.Integral) else shape[1]
+            flops = fit_flops(shape[0], shape[1], p)
         with work_threads(flops):
             return fit(self, X, *args, **kwargs)
 
