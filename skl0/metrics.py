@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
-__all__ = ["code_prediction_error", "support_error", "clustering_error"]
+__all__ = ["code_prediction_error", "support_error", "clustering_error", "clustering_scores"]
 
 
 def _check_codes(codes_true, codes_pred):
@@ -222,3 +222,43 @@ def clustering_error(labels_true, labels_pred):
     rows, cols = linear_sum_assignment(contingency, maximize=True)
     n_correct = int(contingency[rows, cols].sum())
     return 1.0 - n_correct / labels_true.shape[0]
+
+
+def clustering_scores(labels_true, labels_pred):
+    """Hungarian-matched accuracy, NMI and ARI of a clustering, in one dict.
+
+    ``accuracy`` is ``1 - clustering_error`` (:func:`clustering_error`), ``nmi``
+    :func:`sklearn.metrics.normalized_mutual_info_score` (arithmetic mean normalisation) and
+    ``ari`` :func:`sklearn.metrics.adjusted_rand_score`. The three together are the usual
+    report of a clustering method: accuracy needs a one-to-one match of clusters to classes,
+    NMI and ARI do not.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth class labels.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels to evaluate.
+
+    Returns
+    -------
+    scores : dict
+        ``{"accuracy": float, "nmi": float, "ari": float}``; 1.0 each for a renaming of the
+        classes.
+
+    Examples
+    --------
+    >>> from skl0.metrics import clustering_scores
+    >>> clustering_scores([0, 0, 1, 1], [1, 1, 0, 0])
+    {'accuracy': 1.0, 'nmi': 1.0, 'ari': 1.0}
+    >>> {k: round(v, 3) for k, v in clustering_scores([0, 0, 1, 1], [0, 0, 0, 1]).items()}
+    {'accuracy': 0.75, 'nmi': 0.344, 'ari': 0.0}
+    """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    accuracy = 1.0 - clustering_error(labels_true, labels_pred)
+    labels_true = _check_labels(labels_true, "labels_true")
+    labels_pred = _check_labels(labels_pred, "labels_pred")
+    return {"accuracy": float(accuracy),
+            "nmi": float(normalized_mutual_info_score(labels_true, labels_pred)),
+            "ari": float(adjusted_rand_score(labels_true, labels_pred))}

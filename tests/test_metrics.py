@@ -185,3 +185,26 @@ def test_clustering_error_validation():
         clustering_error([], [])
     with pytest.raises(ValueError):
         clustering_error(np.zeros((3, 2)), [0, 1, 2])
+
+
+# clustering_scores
+
+
+def test_clustering_scores_match_sklearn_and_clustering_error():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from skl0.metrics import clustering_scores
+
+    rng = np.random.default_rng(0)
+    labels_true = rng.integers(0, 4, 200)
+    labels_pred = np.where(rng.random(200) < 0.7, labels_true, rng.integers(0, 5, 200))
+    scores = clustering_scores(labels_true, labels_pred)
+    assert scores == {
+        "accuracy": pytest.approx(1 - clustering_error(labels_true, labels_pred)),
+        "nmi": pytest.approx(normalized_mutual_info_score(labels_true, labels_pred)),
+        "ari": pytest.approx(adjusted_rand_score(labels_true, labels_pred)),
+    }
+    assert clustering_scores(["a", "a", "b"], [7, 7, 3]) == {"accuracy": 1.0, "nmi": 1.0,
+                                                             "ari": 1.0}
+    with pytest.raises(ValueError):
+        clustering_scores([0, 1], [0, 1, 1])
