@@ -460,17 +460,18 @@ class EncoderHead(nn.Module):
 
 
 class ClusteringLoss(nn.Module):
-    """Entropy minimisation with a balance term, on the scores ``s = ωᵀa + b``.
+    """Cross-entropy to target assignments with a balance term, on the scores ``s = ωᵀa + b``.
 
-    With ``p_ij = softmax(s_i)_j`` (eq. 12) over a batch of ``n`` samples and
-    ``p̄_j = (1/n) Σ_i p_ij``::
+    With ``p_ij = softmax(s_i)_j`` (eq. 12) over a batch of ``n`` samples,
+    ``p̄_j = (1/n) Σ_i p_ij`` and target assignments ``q_i`` (rows summing to 1)::
 
-        loss = (1/n) Σ_i H(p_i) − balance · H(p̄),   H(q) = −Σ_j q_j log q_j.
+        loss = −(1/n) Σ_i Σ_j q_ij log p_ij − balance · H(p̄),   H(q) = −Σ_j q_j log q_j.
 
-    The first term makes each assignment confident, the second keeps the clusters
-    used evenly (with ``balance=1`` the loss is minus the mutual information between a
-    sample and its cluster, as estimated on the batch). The target is ignored (skorch
-    needs one; the clusterer passes zeros).
+    Without targets (``target`` None or not 2-D) ``q_i = p_i`` and the first term is the
+    mean per-sample entropy (entropy minimisation: it makes each assignment confident).
+    The second term keeps the clusters used evenly (with ``balance=1`` and no targets the
+    loss is minus the mutual information between a sample and its cluster, as estimated
+    on the batch). :class:`~skl0.L0Clusterer` passes the targets of its initial partition.
 
     Parameters
     ----------
@@ -486,6 +487,9 @@ class ClusteringLoss(nn.Module):
     -0.6931
     >>> round(loss(torch.tensor([[10.0, -10.0], [10.0, -10.0]]), None).item(), 4)  # collapsed
     0.0
+    >>> targets = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # both samples on the wrong side
+    >>> round(loss(confident_balanced, targets).item(), 4)  # 20 − log 2
+    19.3069
     """
 
     def __init__(self, balance=1.0):
@@ -495,12 +499,15 @@ class ClusteringLoss(nn.Module):
     def forward(self, scores, target=None):
         logp = torch.log_softmax(scores, dim=1)
         p = logp.exp()
-        conditional = -(p * logp).sum(dim=1).mean()
+        if target is not None and target.dim() == 2:
+            fit = -(target.to(logp.dtype) * logp).sum(dim=1).mean()
+        else:
+            fit = -(p * logp).sum(dim=1).mean()
         # log p̄ from the log-probabilities, not log(p̄): a cluster whose p̄ underflows to 0 in
         # float32 would otherwise give log 0 = −inf in the gradient, and NaN weights.
         log_mean_p = torch.logsumexp(logp, dim=0) - math.log(logp.shape[0])
         marginal = -(log_mean_p.exp() * log_mean_p).sum()
-        return conditional - self.balance * marginal
+        return fit - self.balance * marginal
 
     def extra_repr(self):
         return f"balance={self.balance}"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.manifold import spectral_embedding
+from sklearn.neighbors import kneighbors_graph
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._layers import ClusteringLoss, EncoderHead
@@ -24,27 +28,67 @@ from ._training import (
     torch_seed,
 )
 from .classification import _WRAPPER_CONSTRAINTS, _fit_encoder, _trunk_sigma_kwargs
-from .encoders import _FLOAT_DTYPES
+from .encoders import _FLOAT_DTYPES, L0Encoder
+
+_SMOOTHING = 0.1  # label smoothing of the targets q
 
 
-def _kmeans_head(codes, n_clusters, seed):
-    """``(ω, b)`` whose softmax ranks clusters as nearest-centroid k-means does.
+def _centroid_head(codes, labels, n_clusters):
+    """``(ω, b)`` whose softmax ranks clusters as the nearest centroid of ``labels`` does.
 
-    ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T``: then ``ωⱼᵀa + b_j = (‖a‖² − ‖a − c_j‖²) / T``,
-    the same ordering as the distances. ``T`` is the mean squared distance of a code to
-    its centroid (1 when that is 0), so the initial confidences are neither flat nor
-    saturated.
+    ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T`` with ``c_j`` the mean code of cluster ``j``:
+    then ``ωⱼᵀa + b_j = (‖a‖² − ‖a − c_j‖²) / T``, the same ordering as the distances.
+    ``T`` is the mean squared distance of a code to its centroid (1 when that is 0), so
+    the initial confidences are neither flat nor saturated. An empty cluster gets the
+    mean code and a bias far below the others.
     """
-    km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
-    with warnings.catch_warnings():
-        # codes with fewer distinct points than clusters: duplicate centroids, split later
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        km.fit(codes)
-    centers = km.cluster_centers_
-    temperature = km.inertia_ / codes.shape[0]
+    centers = np.tile(codes.mean(axis=0), (n_clusters, 1))
+    counts = np.bincount(labels, minlength=n_clusters)
+    for j in np.flatnonzero(counts):
+        centers[j] = codes[labels == j].mean(axis=0)
+    temperature = np.mean(np.sum((codes - centers[labels]) ** 2, axis=1))
     if not np.isfinite(temperature) or temperature <= 1e-12:
         temperature = 1.0
-    return 2.0 * centers / temperature, -np.sum(centers**2, axis=1) / temperature
+    bias = -np.sum(centers**2, axis=1) / temperature
+    bias[counts == 0] -= 50.0
+    return 2.0 * centers / temperature, bias
+
+
+def _kmeans(Z, n_clusters, n_init, seed):
+    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed)
+    with warnings.catch_warnings():
+        # fewer distinct points than clusters: duplicate centroids, reported by the caller
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return km.fit_predict(Z)
+
+
+def _spectral_partition(X, n_clusters, n_neighbors, n_init, seed):
+    """Labels of the spectral clustering of the k-nearest-neighbour graph of ``X``.
+
+    ``X`` is projected on its first ``min(50, n_features, n_samples)`` principal
+    components, each sample linked to its ``n_neighbors`` nearest neighbours by cosine
+    distance (the graph symmetrised, ``W = (G + Gᵀ)/2``), embedded by the ``n_clusters``
+    leading eigenvectors of the normalised graph (:func:`~sklearn.manifold.spectral_embedding`),
+    the embedding's rows scaled to unit norm, and clustered by k-means with ``n_init``
+    starts (Ng, Jordan and Weiss, 2002).
+    """
+    n_samples = X.shape[0]
+    if n_clusters == 1:
+        return np.zeros(n_samples, dtype=np.intp)
+    if n_clusters >= n_samples - 1:
+        return _kmeans(X, n_clusters, n_init, seed)
+    Z = PCA(min(50, X.shape[1], n_samples), random_state=seed).fit_transform(X)
+    graph = kneighbors_graph(Z, min(n_neighbors, n_samples - 1), metric="cosine",
+                             include_self=False)
+    graph = 0.5 * (graph + graph.T)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        embedding = spectral_embedding(
+            graph, n_components=n_clusters, drop_first=False, random_state=seed,
+            eigen_solver="arpack" if n_samples > 5 * n_clusters + 1 else "lobpcg")
+    norms = np.linalg.norm(embedding, axis=1, keepdims=True)
+    embedding = embedding / np.where(norms > 0, norms, 1.0)
+    return _kmeans(embedding, n_clusters, n_init, seed)
 
 
 class L0Clusterer(ClusterMixin, BaseEstimator):
@@ -55,34 +99,51 @@ class L0Clusterer(ClusterMixin, BaseEstimator):
 
     ``p_j(x) = exp(ω_jᵀa + b_j) / Σ_l exp(ω_lᵀa + b_l)``,
 
-    and its label is ``argmax_j p_j``. ``fit`` first fits a clone of ``encoder`` on
-    ``X`` (its own unsupervised ``fit``), runs k-means on the frozen codes and sets
-    ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T`` from the centroids ``c_j`` (so the initial
-    ``argmax p_j`` is the nearest centroid; ``T`` is the mean squared distance of a code
-    to its centroid). It then trains the encoder and ``(ω, b)`` together, on mini-batches
-    ``B``, with the loss
+    and its label is ``argmax_j p_j``. The bias ``b`` is an addition to eq. 12. ``fit``
+    runs four steps:
 
-    ``loss = (1/|B|) Σ_{i∈B} H(p(x_i)) − balance · H(p̄_B)``,  ``p̄_B = (1/|B|) Σ_{i∈B} p(x_i)``,
+    1. fit a clone of ``encoder`` on ``X`` (its own unsupervised ``fit``);
+    2. find an initial partition ``t`` of the training samples: with
+       ``init="spectral"`` the spectral clustering of the k-nearest-neighbour graph of
+       ``X`` (``X`` projected on its first ``min(50, n_features)`` principal components,
+       ``n_neighbors`` neighbours by cosine distance, the graph symmetrised, its
+       ``n_clusters`` leading normalised-Laplacian eigenvectors, rows scaled to unit
+       norm, k-means with ``n_init`` starts keeping the lowest inertia); with
+       ``init="kmeans"`` k-means (``n_init`` starts) on the encoder's frozen codes;
+    3. set ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T`` from the mean code ``c_j`` of each
+       cluster of ``t`` (the initial ``argmax p_j`` is the nearest centroid; ``T`` is the
+       mean squared distance of a code to its centroid);
+    4. train the encoder and ``(ω, b)`` together on mini-batches ``B`` with the loss
 
-    where ``H(q) = −Σ_j q_j log q_j``: the mean per-sample entropy makes assignments
-    confident and the entropy of the mean assignment keeps clusters from collapsing
-    into one (``balance=1``: minus the mutual information between samples and
-    clusters on the batch). The bias ``b`` is an addition to eq. 12, needed for the
-    k-means initialisation.
+       ``loss = −(1/|B|) Σ_{i∈B} Σ_j q_ij log p_j(x_i) − balance · H(p̄_B)``,
+
+       ``q_i = 0.9 e_{t_i} + 0.1 / K`` (the initial partition as smoothed one-hot
+       targets), ``p̄_B = (1/|B|) Σ_{i∈B} p(x_i)``, ``H(q) = −Σ_j q_j log q_j``: the
+       cross-entropy carries the partition into the encoder's code space, and the entropy
+       of the mean assignment keeps clusters from collapsing.
+
+    ``labels_`` and ``predict`` are the trained net's ``argmax_j p_j``, so new samples
+    are assigned by the same function as the training samples.
 
     Parameters
     ----------
     n_clusters : int, default=8
-        The number of clusters K (at most the number of samples).
+        The number of clusters K (at most the number of samples; ``1`` warns).
     encoder : estimator or None, default=None
-        An unfitted skl0 encoder; ``None`` means ``L0Encoder()``. It is cloned; its
-        ``device`` and ``random_state`` are overridden by the clusterer's. Tune it with
-        nested names, e.g. ``encoder__n_components``.
+        An unfitted skl0 encoder; ``None`` means
+        ``L0Encoder(n_components=min(n_features, 128))``. It is cloned; its ``device``
+        and ``random_state`` are overridden by the clusterer's. Tune it with nested
+        names, e.g. ``encoder__n_components``.
+    init : {"spectral", "kmeans"}, default="spectral"
+        The initial partition (step 2 above).
+    n_neighbors : int, default=10
+        Neighbours of each sample in the graph of ``init="spectral"``.
+    n_init : int, default=10
+        Starts of the k-means of step 2; the one with the lowest inertia is kept.
     balance : float ≥ 0, default=1.0
-        Weight of the balance term (``0``: pure entropy minimisation, which may
-        collapse clusters).
+        Weight of the balance term.
     max_epochs : int, default=20
-        Epochs of end-to-end training (``0``: k-means on the frozen codes, as a softmax).
+        Epochs of end-to-end training (``0``: the nearest-centroid softmax of step 3).
     batch_size : int, default=256
         Mini-batch size; the balance term is estimated on each batch, so a batch should
         hold several samples of every cluster.
@@ -100,9 +161,9 @@ default="adam"
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the encoder's fit, k-means and the shuffling of batches.
+        Seeds the encoder's fit, the initial partition and the shuffling of batches.
     verbose : int, default=0
-        ``1`` prints skorch's epoch table.
+        ``1`` prints the encoder's progress, a line per step and skorch's epoch table.
 
     Attributes
     ----------
@@ -110,6 +171,11 @@ default="adam"
         The fitted, fine-tuned encoder.
     labels_ : ndarray of shape (n_samples,)
         Cluster of each training sample after training (``argmax_j p_j``).
+    n_clusters_used_ : int
+        Number of distinct clusters in ``labels_`` (a ``ConvergenceWarning`` says when
+        it is below ``n_clusters``).
+    init_labels_ : ndarray of shape (n_samples,)
+        The initial partition ``t`` (step 2).
     net_ : skorch.NeuralNet
         The end-to-end net; ``net_.module_`` is an :class:`~skl0._layers.EncoderHead`.
     history_ : skorch.History
@@ -121,21 +187,17 @@ default="adam"
 
     Notes
     -----
-    The defaults were measured on sklearn's digits (per-sample standardised) and the
-    5k MNIST subset (16×16), 10 clusters, ``p = 128``, encoders pre-trained with their
-    defaults. The loss saturates within a few epochs (every sample confidently
-    assigned, clusters balanced: loss ≈ −log K), so training mostly re-draws the k-means
-    partition, for better or worse: Adam at 1e-3 for 20 epochs moved the error of
-    ``L0Encoder`` from 26.7 % (k-means on the frozen codes) to 25.2 % on digits but from
-    45.7 % to 47.5 % on MNIST-5k, and that of ``MSparseEncoder(n_nonzero_coefs=20)``
-    from 16.1 % to 16.5 % (digits) and from 43.6 % to 43.7 % (MNIST-5k, 41.9 % after
-    30 epochs). Learning rates 1e-4 and 3e-4 and ``balance`` 2 or 4 were not better
-    overall. Compare with ``max_epochs=0`` (k-means on the frozen codes, as a softmax)
-    on your data.
+    The spectral partition uses the input's neighbourhoods, not the codes': it is what
+    makes the clusters follow the data's manifold where k-means on the pixels or on the
+    codes cuts it with straight boundaries. ``init="kmeans"`` with ``max_epochs=0`` is
+    k-means on the frozen codes, as a softmax. Measurements against k-means are in the
+    project's ``docs/results.md``.
 
     See Also
     --------
     L0Classifier : the task-driven classifier.
+    sklearn.cluster.SpectralClustering : spectral clustering, without a model for new
+        samples.
 
     Examples
     --------
@@ -147,19 +209,30 @@ default="adam"
     >>> cl = L0Clusterer(3, enc, max_epochs=5, random_state=0).fit(X)
     >>> float(clustering_error(y, cl.labels_))
     0.0
+    >>> cl.n_clusters_used_
+    3
+    >>> bool(0 < cl.score(X) <= np.log(3))  # mutual information, in nats
+    True
     """
 
     _parameter_constraints: dict = {
         **_WRAPPER_CONSTRAINTS,
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"spectral", "kmeans"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "balance": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, n_clusters=8, encoder=None, *, balance=1.0, max_epochs=20, batch_size=256,
-                 lr=1e-3, optimizer="adam", lr_decay=0.98, sigma=0.2, sigma_decay=1.0,
+    def __init__(self, n_clusters=8, encoder=None, *, init="spectral", n_neighbors=10,
+                 n_init=10, balance=1.0, max_epochs=20, batch_size=256, lr=1e-3,
+                 optimizer="adam", lr_decay=0.98, sigma=0.2, sigma_decay=1.0,
                  device="auto", random_state=None, verbose=0):
         self.n_clusters = n_clusters
         self.encoder = encoder
+        self.init = init
+        self.n_neighbors = n_neighbors
+        self.n_init = n_init
         self.balance = balance
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -172,9 +245,13 @@ default="adam"
         self.random_state = random_state
         self.verbose = verbose
 
+    def _say(self, message, clock):
+        if self.verbose:
+            print(f"[L0Clusterer] {message} ({time.perf_counter() - clock:.1f} s)", flush=True)
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
-        """Fit the encoder, initialise ω by k-means on its codes, then train end to end.
+        """Fit the encoder, find the initial partition, initialise ω, train end to end.
 
         Parameters
         ----------
@@ -193,15 +270,36 @@ default="adam"
             raise ValueError(
                 f"n_clusters={self.n_clusters} must not exceed n_samples={X.shape[0]}"
             )
+        if self.n_clusters == 1:
+            warnings.warn("n_clusters=1: every sample is put in the one cluster.",
+                          UserWarning, stacklevel=2)
         device = resolve_device(self.device)
         resolve_optimizer(self.optimizer)
+        seed = torch_seed(self.random_state) % (2**32)
 
-        self.encoder_ = _fit_encoder(self.encoder, X, self.device, self.random_state)
+        clock = time.perf_counter()
+        encoder = self.encoder
+        if encoder is None:
+            encoder = L0Encoder(n_components=min(X.shape[1], 128))
+        if self.verbose and "verbose" in encoder.get_params(deep=False):
+            encoder = clone(encoder).set_params(verbose=self.verbose)
+        self.encoder_ = _fit_encoder(encoder, X, self.device, self.random_state)
+        self._say("encoder fitted", clock)
         trunk = self.encoder_.net_.module_
         module = EncoderHead(trunk, self.n_clusters)
-        codes = self.encoder_.transform(X).astype(np.float64, copy=False)
-        seed = torch_seed(self.random_state) % (2**32)
-        module.init_head(*_kmeans_head(codes, self.n_clusters, seed))
+        X32 = as_float32(X)
+        codes = batched_forward(trunk, X32, self.encoder_.net_.device, np.float64,
+                                check_finite=True)
+
+        clock = time.perf_counter()
+        if self.init == "spectral":
+            targets = _spectral_partition(X, self.n_clusters, self.n_neighbors, self.n_init,
+                                          seed)
+        else:
+            targets = _kmeans(codes, self.n_clusters, self.n_init, seed)
+        self.init_labels_ = targets
+        self._say(f"initial partition ({self.init})", clock)
+        module.init_head(*_centroid_head(codes, targets, self.n_clusters))
 
         net = build_net(
             module,
@@ -216,15 +314,49 @@ default="adam"
             **_trunk_sigma_kwargs(trunk, self.sigma, self.sigma_decay),
         )
         if self.max_epochs > 0:
-            X32 = as_float32(X)
-            fit_net(net, X32, np.zeros(X32.shape[0], dtype=np.float32), seed)
+            q = np.full((X32.shape[0], self.n_clusters), _SMOOTHING / self.n_clusters,
+                        dtype=np.float32)
+            q[np.arange(X32.shape[0]), targets] += 1.0 - _SMOOTHING
+            fit_net(net, X32, q, seed)
         else:
             net.initialize()
         self.net_ = net
         self.history_ = net.history
         self.encoder_._sync_from_module()
         self.labels_ = np.argmax(self._scores(X), axis=1)
+        self.n_clusters_used_ = int(np.unique(self.labels_).size)
+        if self.n_clusters_used_ < self.n_clusters:
+            warnings.warn(
+                f"Only {self.n_clusters_used_} of n_clusters={self.n_clusters} clusters "
+                "hold training samples (see n_clusters_used_); the data may have fewer "
+                "distinct groups.", ConvergenceWarning, stacklevel=2)
         return self
+
+    def score(self, X, y=None):
+        """Mutual information between a sample and its cluster, estimated on ``X``.
+
+        ``score = H(p̄) − (1/n) Σ_i H(p(x_i))`` in nats, with ``p(x)`` the confidences of
+        eq. 12, ``p̄`` their mean over ``X`` and ``H(q) = −Σ_j q_j log q_j``: between 0
+        and ``log n_clusters``, higher when every sample is confidently assigned and the
+        clusters are evenly used (minus the training loss without targets and with
+        ``balance=1``). Higher is better, as for :meth:`sklearn.cluster.KMeans.score`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        score : float
+        """
+        logp = log_softmax(self._validated_scores(X), axis=1)
+        p = np.exp(logp)
+        conditional = -np.mean(np.sum(p * logp, axis=1))
+        mean_p = p.mean(axis=0)
+        marginal = -np.sum(mean_p * np.log(np.where(mean_p > 0, mean_p, 1.0)))
+        return float(marginal - conditional)
 
     def _scores(self, X):
         return batched_forward(self.net_.module_, X, self.net_.device, np.float64,
