@@ -64,12 +64,13 @@ def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, U, 
     total = 0.0
     for t in range(steps):
         # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
-        best, k = -1.0, -1
-        for j in range(n_cand):
-            score = a[j] * a[j] / max(pn[j], floor[j])
-            if score > best:
-                best, k = score, j
-        if best <= least_gain or pn[k] <= floor[k]:
+        # argmax of a²/max(pn, floor) without dividing: a_j² d_k > a_k² d_j
+        k, num, den = 0, a[0] * a[0], max(pn[0], floor[0])
+        for j in range(1, n_cand):
+            aj2, dj = a[j] * a[j], max(pn[j], floor[j])
+            if aj2 * den > num * dj:
+                k, num, den = j, aj2, dj
+        if num <= least_gain * den or pn[k] <= floor[k]:
             break
         norm = np.sqrt(pn[k])
         yk = a[k] / norm
@@ -101,25 +102,43 @@ def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, U, 
 
 
 @numba.njit(nogil=True, cache=True)
-def _top_into(values, k, out):  # pragma: no cover - compiled
-    """The indices of the ``k`` largest ``values`` into ``out[:k]`` (ties: lowest first)."""
+def _sift_down(heap, idx, i, k):  # pragma: no cover - compiled
+    """Restore the min-heap order of ``heap[:k]`` (with ``idx`` alongside) below ``i``."""
+    while True:
+        child = 2 * i + 1
+        if child >= k:
+            return
+        if child + 1 < k and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= heap[i]:
+            return
+        heap[i], heap[child] = heap[child], heap[i]
+        idx[i], idx[child] = idx[child], idx[i]
+        i = child
+
+
+@numba.njit(nogil=True, cache=True)
+def _top_into(values, k, out, heap):  # pragma: no cover - compiled
+    """The indices of the ``k`` largest ``values`` into ``out[:k]``, in no order.
+
+    One pass with a min-heap of the k best so far (``heap``: a work array of at least k
+    values): most entries lose one comparison against its root. Ties keep the lower index.
+    """
     p = values.shape[0]
     if k >= p:
         for j in range(p):
             out[j] = j
         return
-    threshold = np.partition(values.copy(), p - k)[p - k]
-    c = 0
-    for j in range(p):
-        if values[j] > threshold:
-            out[c] = j
-            c += 1
-    for j in range(p):
-        if c >= k:
-            break
-        if values[j] == threshold:
-            out[c] = j
-            c += 1
+    for j in range(k):
+        heap[j] = values[j]
+        out[j] = j
+    for i in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, out, i, k)
+    for j in range(k, p):
+        if values[j] > heap[0]:
+            heap[0] = values[j]
+            out[0] = j
+            _sift_down(heap, out, 0, k)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -156,12 +175,12 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
     cand = np.empty(n_cand, dtype=np.int64)
     support, best_support = np.empty(steps, np.int64), np.empty(steps, np.int64)
     coefs, best_coefs = np.empty(steps, dtype), np.empty(steps, dtype)
-    values = np.empty(p, dtype)
+    values, buf = np.empty(p, dtype), np.empty(p, dtype)
     for i in range(n):
         corr = correlations[i]
         for j in range(p):
             values[j] = abs(scores[i, j])
-        _top_into(values, n_cand, cand)
+        _top_into(values, n_cand, cand, buf)
         used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor,
                                  U, y, sel, best_support, best_coefs)
         best = -gain if alpha < 0 else alpha * used - 0.5 * gain   # ‖x‖² dropped: constant
@@ -178,7 +197,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
                 values[j] = abs(values[j])
             for s in range(used):
                 values[best_support[s]] = np.inf
-            _top_into(values, n_cand, cand)
+            _top_into(values, n_cand, cand, buf)
             new_used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn,
                                          floor, U, y, sel, support, coefs)
             value = -gain if alpha < 0 else alpha * new_used - 0.5 * gain

@@ -69,7 +69,7 @@ def test_every_section_at_a_tiny_size(bench, capsys):
     assert _number(rows["L0Encoder"]["L0 speed-up"]) == 1.0
 
     floor = _table(tables, "floor")
-    assert [r["encoder"] for r in floor] == ["L0Encoder", "MSparseEncoder"]
+    assert [r["encoder"] for r in floor] == ["L0Encoder (net only)", "MSparseEncoder (net only)"]
     for r in floor:
         assert r["n"] == "2000"
         # the ratio is the time over the floor (both printed to 0.05 ms, the ratio to 0.005)
@@ -123,3 +123,24 @@ def test_a_named_data_folder_must_exist(bench, tmp_path):
     # a folder asked for by name is never silently replaced
     with pytest.raises(FileNotFoundError, match="not found"):
         bench.main(["--quick", "--section", "memory", "--data", str(tmp_path / "missing")])
+
+
+def test_frontier_section_at_a_tiny_size(bench, capsys, tmp_path):
+    bench.main(["--quick", "--section", "frontier", "--frontier-data", "digits", "--sizes",
+                "128", "--out", str(tmp_path)])
+    tables = _tables(capsys.readouterr().out)
+    msparse = {r["method"]: r for r in _table(tables, "frontier: digits p=128 M-sparse")}
+    l0 = {r["method"]: r for r in _table(tables, "frontier: digits p=128 ℓ0")}
+    assert _number(msparse["sklearn OMP"]["objective ratio"]) == 1.0
+    assert _number(l0["converged solver (sparse_encode)"]["objective ratio"]) == 1.0
+    for rows, name in ((msparse, "MSparseEncoder"), (l0, "L0Encoder")):
+        default, net = rows[f"{name} (default)"], rows[f"{name} (net only)"]
+        # the pursuit improves on the network's own codes, and the rounds on one pass
+        assert _number(default["objective ratio"]) < _number(net["objective ratio"])
+        assert (_number(default["objective ratio"])
+                <= _number(rows[f"{name}, pursuit_rounds=0"]["objective ratio"]))
+        assert all(_number(r["samples/s"]) > 0 for r in rows.values())
+        assert default["faster and better"] != ""  # filled in for skl0's rows
+    for r in msparse.values():
+        assert _number(r["mean nnz"]) <= 10
+    assert (tmp_path / "frontier_digits.png").stat().st_size > 10_000
