@@ -1,10 +1,13 @@
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 
 from skl0 import L0Clusterer, L0Encoder, MSparseEncoder
 from skl0._layers import ClusteringLoss
@@ -30,7 +33,9 @@ def fitted(blobs):
 
 def test_separated_blobs_are_found(fitted, blobs):
     X, y = blobs
-    assert clustering_error(y, fitted.labels_) < 0.05
+    assert clustering_error(y, fitted.labels_) == 0.0  # solved exactly
+    assert fitted.n_clusters_used_ == 4
+    assert clustering_error(y, fitted.init_labels_) == 0.0
     assert fitted.labels_.dtype.kind == "i"
     assert len(fitted.history_) == 5
     assert fitted.n_features_in_ == 8
@@ -145,3 +150,77 @@ def test_experiment_runs_and_writes_its_table(tmp_path, monkeypatch):
     assert "L0Clusterer (Deep l0-Regularized)" in methods
     assert all(0 <= r["error"] < 0.9 for r in rows)
     assert (tmp_path / "clustering_digits.csv").exists()
+
+
+def test_fit_predict_equals_fit_labels(blobs):
+    X, _ = blobs
+    est = L0Clusterer(4, L0Encoder(16, alpha=0.05, **FAST), max_epochs=3, **WRAP)
+    np.testing.assert_array_equal(est.fit_predict(X), est.labels_)
+    np.testing.assert_array_equal(clone(est).fit(X).labels_, est.labels_)
+
+
+def test_training_loss_decreases():
+    X, _ = make_blobs(n_samples=400, centers=5, n_features=10, cluster_std=3.0,
+                      random_state=1)
+    cl = L0Clusterer(5, L0Encoder(16, alpha=0.05, **FAST), max_epochs=15, **WRAP).fit(X)
+    losses = cl.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    assert min(losses[5:]) < losses[0]
+
+
+def test_score_is_the_mutual_information(fitted, blobs):
+    X, _ = blobs
+    p = fitted.predict_proba(X)
+    pbar = p.mean(0)
+    logp = np.log(np.clip(p, 1e-300, None))
+    expected = -(pbar * np.log(pbar)).sum() + (p * logp).sum(1).mean()
+    assert fitted.score(X) == pytest.approx(expected, abs=1e-6)
+    assert 0 <= fitted.score(X) <= np.log(4) + 1e-9
+    # higher is better: a one-cluster model scores 0
+    with pytest.warns(UserWarning, match="n_clusters=1"):
+        one = L0Clusterer(1, L0Encoder(16, alpha=0.05, **FAST), max_epochs=1, **WRAP).fit(X)
+    assert one.score(X) == pytest.approx(0.0, abs=1e-9)
+    assert fitted.score(X) > 1.0
+    np.testing.assert_array_equal(one.labels_, 0)
+    assert one.n_clusters_used_ == 1
+
+
+def test_fewer_clusters_used_than_asked_warns():
+    # three distinct points, each repeated: at most three clusters can hold samples
+    X = np.repeat(np.array([[0.0, 0.0, 5.0], [5.0, 0.0, 0.0], [0.0, 5.0, 0.0]]), 20, axis=0)
+    X = X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape)
+    with pytest.warns(ConvergenceWarning, match="Only 3 of n_clusters=5"):
+        cl = L0Clusterer(5, L0Encoder(6, alpha=0.05, **FAST), max_epochs=2, **WRAP).fit(X)
+    assert cl.n_clusters_used_ == 3 == len(np.unique(cl.labels_))
+
+
+def test_init_kmeans_and_max_epochs_zero(blobs):
+    X, y = blobs
+    enc = L0Encoder(16, alpha=0.05, **FAST)
+    cl = L0Clusterer(4, enc, init="kmeans", max_epochs=0, **WRAP).fit(X)
+    assert len(cl.history_) == 0
+    # max_epochs=0: the nearest-centroid softmax of the initial partition
+    np.testing.assert_array_equal(cl.labels_, cl.init_labels_)
+    assert clustering_error(y, cl.labels_) == 0.0
+
+
+def test_default_encoder_and_verbose_progress(capsys):
+    X, y = make_blobs(n_samples=80, centers=2, n_features=3, random_state=0)
+    cl = L0Clusterer(2, max_epochs=2, verbose=1, **WRAP)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a tiny default encoder fit
+        cl.fit(X)
+    assert cl.encoder is None and cl.encoder_.n_components == 3  # min(n_features, 128)
+    out = capsys.readouterr().out
+    assert "[L0Clusterer] encoder fitted" in out and "initial partition (spectral)" in out
+    assert "train_loss" in out
+    assert clustering_error(y, cl.labels_) == 0.0
+
+
+def test_nested_encoder_params_and_predict_on_new_samples(blobs):
+    X, y = blobs
+    cl = L0Clusterer(4, L0Encoder(16, alpha=0.05, **FAST), max_epochs=2, **WRAP)
+    cl.set_params(encoder__n_components=12)
+    cl.fit(X[:200])
+    assert cl.encoder_.n_components == 12
+    assert clustering_error(y[200:], cl.predict(X[200:])) == 0.0
