@@ -15,6 +15,14 @@ from skl0._training import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_thread_cap_from_the_environment(monkeypatch):
+    # the thread counts asserted here are torch's; a cap left in os.environ by another test
+    # (e.g. a dask nanny's OMP_NUM_THREADS) would lower them
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+
+
 @pytest.mark.parametrize("kind", ["msparse", "l0", "lista"])
 def test_batched_forward_matches_module_in_any_batch_size(kind):
     # the unfolded encoders go through their fast inference_forward, written in place
