@@ -110,7 +110,9 @@ class L0Classifier(ClassifierMixin, BaseEstimator):
     averaged over mini-batches of ``batch_size`` (with ``sample_weight``, the weighted mean
     ``Σ w_i ce_i / Σ w_i`` of each batch). Training of an ℓ0 trunk uses HELU_σ;
     ``predict`` uses the exact HELU (or max-M pooling for :class:`~skl0.MSparseEncoder`).
-    With ``max_epochs=0`` the classifier is the logistic regression on frozen codes.
+    With ``max_epochs=0`` the classifier is the logistic regression on frozen codes: those
+    of the encoder's network (its ``transform`` with ``pursuit=False``; a pursuit is not
+    part of the classifier's net).
 
     Parameters
     ----------

@@ -84,7 +84,8 @@ def test_encoder_must_be_an_skl0_encoder(digits):
 
 def test_fine_tuning_changes_the_encoder_and_transform_uses_it(digits):
     X, y, _, _ = digits
-    enc = L0Encoder(16, alpha=0.05, **FAST)
+    # the network's own codes (the pursuit of transform is not part of the classifier's net)
+    enc = L0Encoder(16, alpha=0.05, pursuit=False, **FAST)
     frozen = L0Classifier(enc, max_epochs=0, **WRAP).fit(X, y)
     tuned = L0Classifier(enc, max_epochs=3, **WRAP).fit(X, y)
     # same unsupervised initialisation (same seed, same device) ...
@@ -107,7 +108,8 @@ def test_fine_tuning_changes_the_encoder_and_transform_uses_it(digits):
 
 def test_max_epochs_0_is_logistic_regression_on_frozen_codes(digits):
     X, y, X_test, _ = digits
-    clf = L0Classifier(MSparseEncoder(16, n_nonzero_coefs=4, **FAST), max_epochs=0, **WRAP)
+    clf = L0Classifier(MSparseEncoder(16, n_nonzero_coefs=4, pursuit=False, **FAST),
+                       max_epochs=0, **WRAP)
     clf.fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
