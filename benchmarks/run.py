@@ -548,7 +548,7 @@ def bench_frontier(device, quick, datasets, sizes=None, n_train=None, n_test=200
                     methods[name] = lambda X, D=D, k=k, kw=kw: iht_np(
                         X, D, n_iter=k, device=device, **kw)
                 methods[f"{Est.__name__} {NET}"] = _net_only(enc)
-                for rounds in (0, 1):
+                for rounds in (0, 1, 2):
                     methods[f"{Est.__name__}, pursuit_rounds={rounds}"] = _with(
                         enc, pursuit_rounds=rounds)
                 methods[f"{Est.__name__} (default)"] = enc.transform

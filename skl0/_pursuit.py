@@ -46,47 +46,57 @@ def _span_eps(dtype):
 
 
 @numba.njit(nogil=True, cache=True)
-def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, U, y, sel,
-                support, coefs):  # pragma: no cover - compiled; tested through its callers
+def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q, score, U, y,
+                sel, support, coefs):  # pragma: no cover - compiled; tested through its callers
     """Orthogonal least squares for one sample over the atoms ``cand``.
 
-    ``corr`` is the sample's ``Dᵀx`` (all atoms); ``a``, ``pn``, ``floor``, ``U``, ``y``,
-    ``sel`` are work buffers. Writes the chosen atoms and their least-squares
-    coefficients into ``support[:used]`` and ``coefs[:used]``; returns ``(used, gain)``,
-    ``gain = ‖x‖² − ‖x − Da‖²``.
+    ``corr`` is the sample's ``Dᵀx`` (all atoms); ``a``, ``pn``, ``floor``, ``q``,
+    ``score``, ``U``, ``y``, ``sel`` are work buffers. Writes the chosen atoms and their
+    least-squares coefficients into ``support[:used]`` and ``coefs[:used]``; returns
+    ``(used, gain)``, ``gain = ‖x‖² − ‖x − Da‖²``.
     """
     n_cand = cand.shape[0]
+    # every atom, in order: rows of the Gram matrix are read whole instead of gathered
+    whole = n_cand == gram.shape[0] and cand[0] == 0 and cand[n_cand - 1] == n_cand - 1
     for j in range(n_cand):
         a[j] = corr[cand[j]]
         pn[j] = gram[cand[j], cand[j]]
         floor[j] = span_eps * pn[j]
+        # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
+        score[j] = a[j] * a[j] / max(pn[j], floor[j])
+    scale = score[:1].copy()  # a scalar of the arrays' dtype, so the loops below stay in it
     used = 0
     total = 0.0
     for t in range(steps):
-        # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
-        # argmax of a²/max(pn, floor) without dividing: a_j² d_k > a_k² d_j
-        k, num, den = 0, a[0] * a[0], max(pn[0], floor[0])
-        for j in range(1, n_cand):
-            aj2, dj = a[j] * a[j], max(pn[j], floor[j])
-            if aj2 * den > num * dj:
-                k, num, den = j, aj2, dj
-        if num <= least_gain * den or pn[k] <= floor[k]:
+        k = np.argmax(score)
+        if score[k] <= least_gain or pn[k] <= floor[k]:
             break
-        norm = np.sqrt(pn[k])
-        yk = a[k] / norm
+        scale[0] = 1.0 / np.sqrt(pn[k])
+        inv = scale[0]
+        scale[0] = a[k] * inv
+        yk = scale[0]
         row = gram[cand[k]]
-        q = U[t]
-        for j in range(n_cand):
-            q[j] = row[cand[j]]
-        for s in range(t):
-            u = U[s, k]
+        if whole:
             for j in range(n_cand):
-                q[j] -= u * U[s, j]
+                q[j] = row[j]
+        else:
+            for j in range(n_cand):
+                q[j] = row[cand[j]]
+        for s in range(t):
+            # q is not a row of U, so the compiler may vectorise this loop
+            u = U[s, k]
+            Us = U[s]
+            for j in range(n_cand):
+                q[j] -= u * Us[j]
+        Ut = U[t]
         for j in range(n_cand):
-            q[j] /= norm
-            a[j] -= q[j] * yk
-            pn[j] -= q[j] * q[j]
+            qj = q[j] * inv
+            Ut[j] = qj
+            a[j] -= qj * yk
+            pn[j] -= qj * qj
+            score[j] = a[j] * a[j] / max(pn[j], floor[j])
         a[k] = 0.0
+        score[k] = 0.0
         y[t] = yk
         sel[t] = k
         total += yk * yk
@@ -148,12 +158,14 @@ def _greedy_rows(correlations, gram, candidates, steps, least_gain, span_eps, su
     n, n_cand = candidates.shape
     dtype = correlations.dtype
     a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
+    q, score = np.empty(n_cand, dtype), np.empty(n_cand, dtype)
     U = np.empty((steps, n_cand), dtype=dtype)
     y = np.empty(steps, dtype=dtype)
     sel = np.empty(steps, dtype=np.int64)
     for i in range(n):
         used, gain[i] = _greedy_one(correlations[i], gram, candidates[i], steps, least_gain,
-                                    span_eps, a, pn, floor, U, y, sel, support[i], coefs[i])
+                                    span_eps, a, pn, floor, q, score, U, y, sel, support[i],
+                                    coefs[i])
         for s in range(used, steps):
             coefs[i, s] = 0.0
             support[i, s] = candidates[i, 0]
@@ -169,6 +181,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
     n, p = correlations.shape
     dtype = correlations.dtype
     a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
+    q, score = np.empty(n_cand, dtype), np.empty(n_cand, dtype)
     U = np.empty((steps, n_cand), dtype=dtype)
     y = np.empty(steps, dtype=dtype)
     sel = np.empty(steps, dtype=np.int64)
@@ -182,7 +195,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
             values[j] = abs(scores[i, j])
         _top_into(values, n_cand, cand, buf)
         used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor,
-                                 U, y, sel, best_support, best_coefs)
+                                 q, score, U, y, sel, best_support, best_coefs)
         best = -gain if alpha < 0 else alpha * used - 0.5 * gain   # ‖x‖² dropped: constant
         for _ in range(n_rounds):
             # residual correlations Dᵀx − DᵀD a; the support ranks first
@@ -199,7 +212,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
                 values[best_support[s]] = np.inf
             _top_into(values, n_cand, cand, buf)
             new_used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn,
-                                         floor, U, y, sel, support, coefs)
+                                         floor, q, score, U, y, sel, support, coefs)
             value = -gain if alpha < 0 else alpha * new_used - 0.5 * gain
             if not value < best:
                 break
@@ -351,7 +364,9 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     n_candidates : int
         Candidates per sample in each round.
     n_rounds : int, default=1
-        Refresh rounds after the first pass (0: one pass on the first candidates).
+        Refresh rounds after the first pass (0: one pass on the first candidates). When
+        ``(n_rounds + 1) * n_candidates`` reaches ``n_components``, one pass over all the
+        atoms runs instead (plain orthogonal least squares, no rounds).
     out : torch.Tensor of shape (n_samples, n_components), optional
         Receives the codes (a CPU tensor whose memory numpy can see, on the CPU route).
 
@@ -362,6 +377,9 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     """
     n, p = scores.shape
     n_cand = max(1, min(int(n_candidates), p))
+    if (max(int(n_rounds), 0) + 1) * n_cand >= p:
+        # the rounds would cost as much as one pass over every atom, which is at least as good
+        n_cand = p
     correlations = X @ dictionary.T
     if X.device.type == "cpu":
         codes = out if out is not None else X.new_empty(n, p)

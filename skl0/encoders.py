@@ -354,8 +354,10 @@ _DOC_PURSUIT = """
         paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
     n_candidates : int or None, default=None
         Atoms per sample the pursuit chooses from in each round (at most
-        ``n_components``). %s
-    pursuit_rounds : int, default=2
+        ``n_components``). When ``(pursuit_rounds + 1) * n_candidates`` reaches
+        ``n_components`` the rounds would cost as much as one pass over every atom, so that
+        pass runs instead (orthogonal least squares over the whole dictionary). %s
+    pursuit_rounds : int, default=3
         Refresh rounds after the first pass (``0``: one pass over the network's
         candidates). Each round runs only on the samples the previous one improved.
 """
@@ -465,7 +467,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
 
     def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, tied_stages=True,
                  l1_stages=0, dictionary=None, pursuit=True, n_candidates=None,
-                 pursuit_rounds=2,
+                 pursuit_rounds=3,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
                  train_split=None, patience=None, device="auto", random_state=None, verbose=0):
@@ -603,7 +605,7 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     }
 
     def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
-                 dictionary=None, pursuit=True, n_candidates=None, pursuit_rounds=2,
+                 dictionary=None, pursuit=True, n_candidates=None, pursuit_rounds=3,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
                  device="auto", random_state=None, verbose=0):
