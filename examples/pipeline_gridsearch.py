@@ -17,11 +17,11 @@ Columns: ``CV accuracy`` is the mean ± standard deviation over the folds of the
 of validation digits classified right; ``fit time`` the mean seconds of one fit.
 
 What it shows (measured on a two-core CPU): the search works as with any transformer, and
-on the digits the codes do not beat the pixels (CV 0.939–0.955 and held-out 0.952 for the
-best candidate, against 0.960 and 0.972 for the baseline); see ``classification.py`` for
-where skl0 wins.
+on the digits the codes do not beat the pixels (CV 0.92–0.955 and held-out 0.95–0.96 for
+the best candidate over two runs, against 0.960 and 0.972 for the baseline); see
+``classification.py`` for where skl0 wins.
 
-Runs in about 20 s on two CPU cores (it prints its own time).
+Took 19–48 s on a two-core CPU shared with other jobs (it prints its own time).
 """
 
 import time

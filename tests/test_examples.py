@@ -28,6 +28,7 @@ def _check_encode_digits(ns, out):
         # two trained stages beat two untrained ones (IHT's 2 iterations)
         assert errors["deep encoder, K = 2"][problem] < values[0]
     assert errors["OMP (sklearn)"][0] is None and 0 < errors["OMP (sklearn)"][1] < 1
+    assert all(0 < e < 1 for e in errors["deep encoder + pursuit"])
     assert "deep encoder, K = 2" in out and "held-out" in out and "time:" in out
 
 
@@ -59,7 +60,8 @@ def _check_speed_vs_omp(ns, out):
     M = ns["N_NONZERO"]
     assert np.count_nonzero(ns["codes_encoder"], axis=1).max() <= M
     assert np.count_nonzero(ns["codes_omp"], axis=1).max() <= M
-    for codes in (ns["codes_encoder"], ns["codes_omp"]):
+    assert np.count_nonzero(ns["codes_network"], axis=1).max() <= M
+    for codes in (ns["codes_encoder"], ns["codes_omp"], ns["codes_network"]):
         assert 0 < ns["relative_error"](codes) < 1
     assert math.isfinite(ns["speedup"]) and ns["speedup"] > 0  # timings are never asserted
     assert "faster than OMP" in out and "held-out" in out and "time:" in out
