@@ -1,4 +1,5 @@
-"""The skorch glue: device resolution, seeding, callbacks and the NeuralNet builder."""
+"""The skorch glue: device resolution, seeding, callbacks and the NeuralNet builder; torch's
+threads sized by the work; batched inference; progress bars."""
 
 from __future__ import annotations
 
