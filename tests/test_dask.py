@@ -47,6 +47,7 @@ def _slow_accuracy(estimator, X, y):
 
 
 def _die(estimator, X, y):
+    distributed.get_worker()  # a ValueError outside a worker: never this process
     os._exit(1)  # the worker process dies while running the task
 
 
@@ -76,6 +77,18 @@ def _worker_pids(client):
 
 @pytest.fixture(scope="module")
 def client():
+    # distributed's Nanny sets OMP_NUM_THREADS=1 (and MKL_..., MALLOC_TRIM_THRESHOLD_,
+    # PYTHONHASHSEED) in this process's own environment before spawning each worker and
+    # leaves them there; skl0 reads them as a thread cap, so they are restored afterwards
+    environ = dict(os.environ)
+    try:
+        yield from _cluster()
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
+def _cluster():
     seen = set()
     # a task whose worker dies is retried once, then reported (KilledWorker)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
@@ -96,8 +109,8 @@ def client():
     assert not alive, f"worker processes still running after the cluster closed: {alive}"
 
 
-def _search_on(client, X, y, scoring, refit):
-    search = GridSearchCV(_pipeline(), GRID, cv=2, scoring=scoring, refit=refit, n_jobs=-1)
+def _search_on(client, X, y, scoring, refit, grid=GRID):
+    search = GridSearchCV(_pipeline(), grid, cv=2, scoring=scoring, refit=refit, n_jobs=-1)
 
     def run():
         # X and y broadcast to every worker up front: a copy outlives any one worker
@@ -182,12 +195,16 @@ def test_a_worker_killed_mid_search_the_search_finishes(client, digits, serial_s
 
 def test_a_task_that_kills_every_worker_fails_the_search_clearly(client, digits):
     X, y = digits
-    future = _search_on(client, X, y, {"acc": _die}, "acc")
+    # one candidate, two splits: two tasks, each killing at most two workers
+    future = _search_on(client, X, y, {"acc": _die}, "acc", grid={"l0__alpha": [0.1]})
     # KilledWorker names the task and says that the workers died running it; when the
     # last copy of the data died first, the tasks waiting on it are cancelled instead
     with pytest.raises((distributed.KilledWorker, distributed.client.FutureCancelledError),
                        match="died|cancelled"):
         future.result(timeout=TIMEOUT)
-    # the cluster recovers for whatever comes next
-    client.wait_for_workers(2, timeout=60)
+    # the cluster recovers for whatever comes next, once the doomed tasks are gone
+    deadline = time.monotonic() + 60
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    client.wait_for_workers(2, timeout=120)
     client.seen_pids |= _worker_pids(client)
