@@ -91,6 +91,17 @@ class PeakRSS:
                                                                    strict=True)]
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def write_data(path, n, f, seed=0):
     X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, f))
     rng = np.random.default_rng(seed)
@@ -153,7 +164,7 @@ def main(argv=None):
         x_path = os.path.join(work, "X.npy")
         print(f"# skl0 scaling: {n:,} x {f} float32 ({n * f * 4 / MiB:,.0f} MiB) -> "
               f"{args.encoder} p = {p}{'' if args.pursuit else ' (net only)'}")
-        print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        print(f"# {_cpu_name()}, {os.cpu_count()} cores, "
               f"torch {torch.__version__}, {torch.get_num_threads()} torch threads here")
         clock = time.perf_counter()
         write_data(x_path, n, f)
