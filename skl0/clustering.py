@@ -7,13 +7,14 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.manifold import spectral_embedding
-from sklearn.neighbors import kneighbors_graph
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -62,13 +63,31 @@ def _kmeans(Z, n_clusters, n_init, seed):
         return km.fit_predict(Z)
 
 
+def _knn_graph(Z, n_neighbors):
+    """Symmetric k-nearest-neighbour graph of the rows of ``Z``, cosine distances, weighted
+    ``w_ij = exp(−d_ij² / (σ_i σ_j))`` with ``σ_i`` the distance of ``i`` to its 7th neighbour
+    (the local scale of Zelnik-Manor and Perona, 2004); ``W = (G + Gᵀ)/2``."""
+    n_samples = Z.shape[0]
+    dist, ind = NearestNeighbors(n_neighbors=n_neighbors + 1, metric="cosine").fit(Z) \
+        .kneighbors(Z)
+    dist, ind = dist[:, 1:], ind[:, 1:]  # drop each sample itself
+    scale = dist[:, min(7, n_neighbors) - 1]
+    positive = scale[scale > 0]
+    scale = np.where(scale > 0, scale, positive.mean() if positive.size else 1.0)
+    weights = np.exp(-(dist**2) / (scale[:, None] * scale[ind]))
+    rows = np.repeat(np.arange(n_samples), n_neighbors)
+    graph = sp.csr_matrix((np.maximum(weights, 1e-8).ravel(), (rows, ind.ravel())),
+                          shape=(n_samples, n_samples))
+    return 0.5 * (graph + graph.T)
+
+
 def _spectral_partition(X, n_clusters, n_neighbors, n_init, seed):
     """Labels of the spectral clustering of the k-nearest-neighbour graph of ``X``.
 
     ``X`` is projected on its first ``min(50, n_features, n_samples)`` principal
     components, each sample linked to its ``n_neighbors`` nearest neighbours by cosine
-    distance (the graph symmetrised, ``W = (G + Gᵀ)/2``), embedded by the ``n_clusters``
-    leading eigenvectors of the normalised graph (:func:`~sklearn.manifold.spectral_embedding`),
+    distance (:func:`_knn_graph`), the graph embedded by the ``n_clusters`` leading
+    eigenvectors of its normalised Laplacian (:func:`~sklearn.manifold.spectral_embedding`),
     the embedding's rows scaled to unit norm, and clustered by k-means with ``n_init``
     starts (Ng, Jordan and Weiss, 2002).
     """
@@ -78,9 +97,7 @@ def _spectral_partition(X, n_clusters, n_neighbors, n_init, seed):
     if n_clusters >= n_samples - 1:
         return _kmeans(X, n_clusters, n_init, seed)
     Z = PCA(min(50, X.shape[1], n_samples), random_state=seed).fit_transform(X)
-    graph = kneighbors_graph(Z, min(n_neighbors, n_samples - 1), metric="cosine",
-                             include_self=False)
-    graph = 0.5 * (graph + graph.T)
+    graph = _knn_graph(Z, min(n_neighbors, n_samples - 1))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
         embedding = spectral_embedding(
@@ -105,10 +122,12 @@ class L0Clusterer(ClusterMixin, BaseEstimator):
     1. fit a clone of ``encoder`` on ``X`` (its own unsupervised ``fit``);
     2. find an initial partition ``t`` of the training samples: with
        ``init="spectral"`` the spectral clustering of the k-nearest-neighbour graph of
-       ``X`` (``X`` projected on its first ``min(50, n_features)`` principal components,
-       ``n_neighbors`` neighbours by cosine distance, the graph symmetrised, its
-       ``n_clusters`` leading normalised-Laplacian eigenvectors, rows scaled to unit
-       norm, k-means with ``n_init`` starts keeping the lowest inertia); with
+       ``X``: ``X`` projected on its first ``min(50, n_features)`` principal components,
+       each sample linked to its ``n_neighbors`` nearest neighbours by cosine distance
+       ``d_ij`` with weight ``exp(−d_ij² / (σ_i σ_j))`` (``σ_i`` the distance of ``i`` to
+       its 7th neighbour), the graph symmetrised, its ``n_clusters`` leading
+       normalised-Laplacian eigenvectors, rows scaled to unit norm, k-means with
+       ``n_init`` starts keeping the lowest inertia (Ng, Jordan and Weiss, 2002); with
        ``init="kmeans"`` k-means (``n_init`` starts) on the encoder's frozen codes;
     3. set ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T`` from the mean code ``c_j`` of each
        cluster of ``t`` (the initial ``argmax p_j`` is the nearest centroid; ``T`` is the
