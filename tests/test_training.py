@@ -379,3 +379,29 @@ def test_l0encoder_alpha_0_warns_that_codes_are_dense():
     with pytest.warns(UserWarning, match="alpha=0 .* dense"):
         L0Encoder(8, alpha=0, max_epochs=0, dict_max_iter=1, random_state=0,
                   device="cpu").fit(X)
+
+
+def test_load_benchmark_runs_and_stops_its_busy_process(capsys):
+    # benchmarks/load.py at a tiny size: the table, and the busy process gone afterwards
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "load.py"
+    spec = importlib.util.spec_from_file_location("skl0_load_benchmark", path)
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+    started = []
+    start_busy = load.start_busy
+
+    def recording():
+        started.append(start_busy())
+        return started[-1]
+
+    load.start_busy = recording
+    before = torch.get_num_threads()
+    assert load.main(["--repeat", "1", "--epochs", "0", "--transform-rows", "200",
+                      "--no-grid"]) == 0
+    out = capsys.readouterr().out
+    assert "| fit |" in out and "| transform |" in out
+    assert len(started) == 1 and started[0].poll() is not None  # stopped
+    assert torch.get_num_threads() == before
