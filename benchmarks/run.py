@@ -1,4 +1,4 @@
-"""Speed and memory benchmarks of skl0 (issue #5).
+"""Speed, memory and accuracy-speed benchmarks of skl0.
 
 Usage::
 
@@ -21,7 +21,15 @@ Prints, from one run, medians over repeats and ratios:
    objective that the optimal codes, the trained encoder and 10 IHT iterations reach on
    held-out rows;
 4. the peak memory (RSS high-water mark, ``VmHWM``) added by ``transform`` of 200,000
-   samples, against the size of its output, each in a fresh subprocess.
+   samples, against the size of its output, each in a fresh subprocess;
+5. ``--section frontier`` (not in the default run): on held-out real data (digits, MNIST-5k,
+   Fashion-MNIST patches), every method's throughput against its objective over the
+   reference's on the encoder's own learned dictionary — the M-sparse residual over
+   scikit-learn's OMP, the ℓ0 objective over the converged solver's — for SPAMS' OMP
+   (``pip install spams-bin``), the batched OMP of ``orthogonal-matching-pursuit-gpu`` (its
+   CPU path), IHT with 2/5/10/100 iterations, ``LISTAEncoder`` and skl0's encoders (the
+   network alone and with 0 to 3 pursuit rounds); a table per problem with the methods that
+   are both faster and better than each of skl0's, and a figure ``frontier_<data>.png``.
 
 The encoders of section 1, 2 and 4 are untrained (``max_epochs=0`` with a given dictionary):
 the speed of ``transform`` does not depend on the weights. The dictionary there is made of

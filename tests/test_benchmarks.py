@@ -1,6 +1,6 @@
 """``benchmarks/run.py`` at a tiny size: every section runs and prints tables that add up.
 
-The benchmark is a deliverable of its own (issue #5) that no other test runs; here it runs
+The benchmark is a deliverable of its own that no other test runs; here it runs
 in this process on a few thousand samples at p = 64, so an API change that breaks it fails
 here, and its tables are checked for what must hold whatever the speed: the M-sparse codes
 have M nonzeros, the optimal codes reach a lower objective than 10 IHT iterations, the
