@@ -64,12 +64,11 @@ def _kmeans(Z, n_clusters, n_init, seed):
 
 
 def _knn_graph(Z, n_neighbors):
-    """Symmetric k-nearest-neighbour graph of the rows of ``Z``, cosine distances, weighted
+    """Symmetric k-nearest-neighbour graph of the rows of ``Z``, Euclidean distances, weighted
     ``w_ij = exp(−d_ij² / (σ_i σ_j))`` with ``σ_i`` the distance of ``i`` to its 7th neighbour
     (the local scale of Zelnik-Manor and Perona, 2004); ``W = (G + Gᵀ)/2``."""
     n_samples = Z.shape[0]
-    dist, ind = NearestNeighbors(n_neighbors=n_neighbors + 1, metric="cosine").fit(Z) \
-        .kneighbors(Z)
+    dist, ind = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(Z).kneighbors(Z)
     dist, ind = dist[:, 1:], ind[:, 1:]  # drop each sample itself
     scale = dist[:, min(7, n_neighbors) - 1]
     positive = scale[scale > 0]
@@ -85,8 +84,8 @@ def _spectral_partition(X, n_clusters, n_neighbors, n_init, seed):
     """Labels of the spectral clustering of the k-nearest-neighbour graph of ``X``.
 
     ``X`` is projected on its first ``min(50, n_features, n_samples)`` principal
-    components, each sample linked to its ``n_neighbors`` nearest neighbours by cosine
-    distance (:func:`_knn_graph`), the graph embedded by the ``n_clusters`` leading
+    components, each sample linked to its ``n_neighbors`` nearest neighbours (Euclidean
+    distance, :func:`_knn_graph`), the graph embedded by the ``n_clusters`` leading
     eigenvectors of its normalised Laplacian (:func:`~sklearn.manifold.spectral_embedding`),
     the embedding's rows scaled to unit norm, and clustered by k-means with ``n_init``
     starts (Ng, Jordan and Weiss, 2002).
@@ -123,12 +122,13 @@ class L0Clusterer(ClusterMixin, BaseEstimator):
     2. find an initial partition ``t`` of the training samples: with
        ``init="spectral"`` the spectral clustering of the k-nearest-neighbour graph of
        ``X``: ``X`` projected on its first ``min(50, n_features)`` principal components,
-       each sample linked to its ``n_neighbors`` nearest neighbours by cosine distance
+       each sample linked to its ``n_neighbors`` nearest neighbours at Euclidean distance
        ``d_ij`` with weight ``exp(−d_ij² / (σ_i σ_j))`` (``σ_i`` the distance of ``i`` to
-       its 7th neighbour), the graph symmetrised, its ``n_clusters`` leading
-       normalised-Laplacian eigenvectors, rows scaled to unit norm, k-means with
-       ``n_init`` starts keeping the lowest inertia (Ng, Jordan and Weiss, 2002); with
-       ``init="kmeans"`` k-means (``n_init`` starts) on the encoder's frozen codes;
+       its 7th neighbour; Zelnik-Manor and Perona, 2004), the graph symmetrised, its
+       ``n_clusters`` leading normalised-Laplacian eigenvectors, rows scaled to unit norm,
+       k-means with ``n_init`` starts keeping the lowest inertia (Ng, Jordan and Weiss,
+       2002); with ``init="kmeans"`` k-means (``n_init`` starts) on the encoder's frozen
+       codes;
     3. set ``ω_j = 2 c_j / T``, ``b_j = −‖c_j‖² / T`` from the mean code ``c_j`` of each
        cluster of ``t`` (the initial ``argmax p_j`` is the nearest centroid; ``T`` is the
        mean squared distance of a code to its centroid);
