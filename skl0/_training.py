@@ -165,7 +165,8 @@ class SigmaSchedule(Callback):
                 m.sigma = value
 
     def on_train_begin(self, net, **kwargs):
-        self.sigma_ = float(self.sigma)
+        # continued from the epochs already trained (``partial_fit``); σ itself on a new fit
+        self.sigma_ = float(self.sigma) / float(self.decay) ** len(net.history)
         self._set(net, self.sigma_)
 
     def on_epoch_end(self, net, **kwargs):
@@ -299,6 +300,26 @@ def fit_net(net, X, y, random_state):
     with work_threads(flops), torch.random.fork_rng(devices=devices):
         torch.manual_seed(torch_seed(random_state))
         net.fit(X, y)
+    return net
+
+
+def partial_fit_net(net, X, y, random_state):
+    """One epoch of ``net.partial_fit(X, y)``, seeded and threaded as :func:`fit_net`.
+
+    The seed moves on with the epochs already trained, so successive calls shuffle their
+    batches differently.
+    """
+    devices = []
+    if str(net.device).startswith("cuda") and torch.cuda.is_available():
+        devices = [torch.device(net.device).index or 0]
+    module = getattr(net, "module_", None)
+    module = net.module if module is None else module
+    flops = None
+    if isinstance(module, torch.nn.Module):
+        flops = module_flops(module, net.batch_size if net.batch_size > 0 else len(X))
+    with work_threads(flops), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(torch_seed(random_state) + len(net.history))
+        net.partial_fit(X, y, epochs=1)
     return net
 
 

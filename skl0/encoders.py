@@ -34,6 +34,7 @@ from ._training import (
     build_net,
     check_float32_scale,
     fit_net,
+    partial_fit_net,
     resolve_device,
     resolve_optimizer,
     scoped_fit_threads,
@@ -92,20 +93,102 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             call ``.toarray()``). At least 2 samples, on a scale float32 carries (a
             ``ValueError`` says when to rescale: squares that underflow, or a sample's
             squared norm that overflows).
-        y : Ignored
-            Present for API consistency.
+        y : array-like of shape (n_samples, n_components), default=None
+            Target codes to train the net on, in place of the ones ``fit`` computes
+            (e.g. codes computed once and reused across fits). A 1-D ``y`` (the labels
+            a ``Pipeline`` passes to every step) is ignored.
 
         Returns
         -------
         self : object
             The fitted encoder.
         """
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, ensure_min_samples=2)
+        X, targets = self._validate_fit_data(X, y, reset=True)
+        X32 = as_float32(X)
+        net, Xt, Ct, phases = self._initialize(X, X32)
+        codes = None
+        if self.max_epochs > 0:
+            codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
+            del Xt
+            clock = time.perf_counter()
+            fit_net(net, X32, codes, self.random_state)
+            phases["training"] = time.perf_counter() - clock
+        else:
+            phases.update(targets=0.0, training=0.0)
+        self.fit_times_ = phases
+        self.net_ = net
+        self._sync_from_module()
+        self._fit_pursuit(X32, codes)
+        return self
+
+    @scoped_fit_threads
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of training over a batch, for data that arrive in chunks.
+
+        The first call learns the dictionary on its batch (or takes ``dictionary``) and
+        builds the net, as :meth:`fit` does; every call then computes the batch's target
+        codes (or takes ``y``) and trains the net for one epoch over them, continuing the
+        learning-rate and σ schedules. The dictionary is kept once learned.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training data (at least 2 samples in the first call).
+        y : array-like of shape (n_samples, n_components), default=None
+            The batch's target codes, as in :meth:`fit`; a 1-D ``y`` is ignored.
+
+        Returns
+        -------
+        self : object
+            The encoder, trained one more epoch.
+        """
+        first = not hasattr(self, "net_")
+        X, targets = self._validate_fit_data(X, y, reset=first)
+        X32 = as_float32(X)
+        if first:
+            net, Xt, Ct, phases = self._initialize(X, X32)
+        else:
+            net = self.net_
+            Xt = torch.as_tensor(X32, device=net.device)
+            Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
+            phases = {"dictionary": 0.0}
+        codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
+        del Xt
+        clock = time.perf_counter()
+        partial_fit_net(net, X32, codes, self.random_state)
+        phases["training"] = time.perf_counter() - clock
+        self.fit_times_ = phases
+        self.net_ = net
+        self._sync_from_module()
+        if first:
+            self._fit_pursuit(X32, codes)
+        return self
+
+    def _validate_fit_data(self, X, y, reset):
+        """``X`` validated (and the parameters against it when ``reset``), and the target
+        codes of ``y`` or ``None``."""
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=reset,
+                          ensure_min_samples=2 if reset else 1)
         check_float32_scale(X)
-        self._check_params_vs_data(X)
+        if reset:
+            self._check_params_vs_data(X)
+        if y is None or np.asarray(y).ndim == 1:
+            return X, None
+        p = self._n_components if reset else self.components_.shape[0]
+        codes = check_array(y, dtype=_FLOAT_DTYPES, input_name="y")
+        if codes.shape != (X.shape[0], p):
+            raise ValueError(
+                f"y holds target codes of shape {codes.shape}, but they must have shape "
+                f"(n_samples, n_components) = {(X.shape[0], p)}; a 1-D y (labels) is ignored"
+            )
+        check_float32_scale(codes, "y", "to the scale of the codes")
+        return X, codes
+
+    def _initialize(self, X, X32):
+        """Dictionary, step and the initialised net: ``(net, Xt, Ct, phases)``."""
         device = resolve_device(self.device)
         resolve_optimizer(self.optimizer)
-        X32 = as_float32(X)
         Xt = torch.as_tensor(X32, device=device)
         clock = time.perf_counter()
         C = self._get_dictionary(Xt)
@@ -116,23 +199,16 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.step_ = float(step)
         module = self._make_module(Ct.cpu(), step)
         net = self._build_net(module, torch.nn.MSELoss(), device)
-        if self.max_epochs > 0:
-            clock = time.perf_counter()
-            codes = self._targets(Xt, Ct, step).cpu().numpy()
-            del Xt
-            phases["targets"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            fit_net(net, X32, codes, self.random_state)
-            phases["training"] = time.perf_counter() - clock
-        else:
-            codes = None
-            net.initialize()
-            phases.update(targets=0.0, training=0.0)
-        self.fit_times_ = phases
-        self.net_ = net
-        self._sync_from_module()
-        self._fit_pursuit(X32, codes)
-        return self
+        net.initialize()
+        return net, Xt, Ct, phases
+
+    def _training_targets(self, Xt, Ct, given):
+        """The target codes (given, or computed) as float32 numpy, and the seconds spent."""
+        if given is not None:
+            return as_float32(given), 0.0
+        clock = time.perf_counter()
+        codes = self._targets(Xt, Ct, self.step_).cpu().numpy()
+        return codes, time.perf_counter() - clock
 
     def _fit_pursuit(self, X, codes):
         """Set the fitted attributes of the pursuit (encoders that have one)."""

@@ -495,3 +495,63 @@ def test_validation_parameter_errors(params, match, sparse_problem):
     X, _ = sparse_problem
     with pytest.raises(ValueError, match=match):
         L0Encoder(8, **{**FAST, **params}).fit(X)
+
+
+# ----------------------------------------------------------- given targets, partial_fit
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_fit_trains_on_given_target_codes(make, sparse_problem):
+    X, D = sparse_problem
+    untrained = _net_only(make(dictionary=D, max_epochs=0)).fit(X)
+    own = untrained.transform(X)  # codes the untrained net already gives exactly
+    enc = _net_only(make(dictionary=D, max_epochs=2, lr=1e-4)).fit(X, own)
+    computed = _net_only(make(dictionary=D, max_epochs=2, lr=1e-4)).fit(X)
+    # the net starts at those targets (up to HELU_σ, the training form of HELU)
+    assert enc.history_[0, "train_loss"] < 0.1 * computed.history_[0, "train_loss"]
+    assert enc.fit_times_["targets"] == 0.0 < computed.fit_times_["targets"]
+    # labels, as a Pipeline passes them, are ignored
+    labels = np.arange(len(X)) % 3
+    np.testing.assert_array_equal(make(dictionary=D).fit(X, labels).transform(X),
+                                  make(dictionary=D).fit(X).transform(X))
+    with pytest.raises(ValueError, match=r"y holds target codes of shape \(300, 5\)"):
+        make(dictionary=D).fit(X, np.zeros((300, 5)))
+
+
+@pytest.mark.parametrize("make", ENCODERS[:2])
+def test_partial_fit_over_chunks_reaches_fit(make, digits):
+    X, _ = digits
+    Xtr, Xte = X[:300], X[300:]
+    ref = make(max_epochs=12, dict_max_iter=5).fit(Xtr)
+    D = ref.components_
+    full = _net_only(make(dictionary=D, max_epochs=12)).fit(Xtr)
+    chunked = _net_only(make(dictionary=D))
+    for _ in range(12):
+        for chunk in np.array_split(Xtr, 3):
+            chunked.partial_fit(chunk)
+    assert len(chunked.history_) == 36  # one epoch per call
+    np.testing.assert_array_equal(chunked.components_, D)
+
+    def objective(enc):
+        A = enc.transform(Xte)
+        r = 0.5 * np.sum((Xte - A @ D) ** 2, axis=1)
+        return np.mean(r + 0.1 * np.count_nonzero(A, axis=1))
+
+    untrained = objective(_net_only(make(dictionary=D, max_epochs=0)).fit(Xtr))
+    assert objective(chunked) < untrained
+    assert objective(chunked) == pytest.approx(objective(full), rel=0.15)
+
+
+def test_partial_fit_learns_the_dictionary_once(digits):
+    X, _ = digits
+    enc = MSparseEncoder(n_components=24, n_nonzero_coefs=3, dict_max_iter=2, random_state=0,
+                         device="cpu")
+    enc.partial_fit(X[:100])
+    D = enc.components_.copy()
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0, rtol=1e-6)
+    enc.partial_fit(X[100:200])
+    np.testing.assert_array_equal(enc.components_, D)
+    assert len(enc.history_) == 2 and enc.n_candidates_ == 6
+    with pytest.raises(ValueError, match="features"):
+        enc.partial_fit(X[:10, :20])
+    assert np.count_nonzero(enc.transform(X[:5]), axis=1).max() <= 3
