@@ -420,39 +420,18 @@ def fit_baseline(Xtr, codes, *, max_epochs, seed, device, lr=1e-3, lr_decay=0.98
 # ---------------------------------------------------------------------- deep encoders
 
 
-class _TargetsGiven:
-    """Mixin: the encoder trains on precomputed target codes instead of solving for them."""
-
-    def _targets(self, X, C, step):
-        T = torch.as_tensor(self._given_targets, dtype=torch.float32)
-        if T.shape != (X.shape[0], C.shape[0]):
-            raise ValueError("precomputed targets do not match the training data")
-        return T
-
-
-class _L0EncoderGivenTargets(_TargetsGiven, L0Encoder):
-    pass
-
-
-class _MSparseEncoderGivenTargets(_TargetsGiven, MSparseEncoder):
-    pass
-
-
 def fit_deep_encoder(problem, C, Xtr, codes_tr, *, seed, device, **params):
     """The deep encoder on the fixed dictionary ``C``, trained on the given optimal codes.
 
     The result is what ``L0Encoder(dictionary=C, ...).fit(Xtr)`` gives (the same targets),
-    without solving for the targets a second time.
+    without solving for the targets a second time: they are passed as ``y``.
     """
     if problem == "l0":
-        enc = _L0EncoderGivenTargets(alpha=ALPHA, dictionary=C, random_state=seed,
-                                     device=device, **params)
+        enc = L0Encoder(alpha=ALPHA, dictionary=C, random_state=seed, device=device, **params)
     else:
-        enc = _MSparseEncoderGivenTargets(n_nonzero_coefs=n_nonzero_for(C.shape[0]),
-                                          dictionary=C, random_state=seed, device=device,
-                                          **params)
-    enc._given_targets = codes_tr
-    return enc.fit(Xtr)
+        enc = MSparseEncoder(n_nonzero_coefs=n_nonzero_for(C.shape[0]), dictionary=C,
+                             random_state=seed, device=device, **params)
+    return enc.fit(Xtr, codes_tr)
 
 
 # ---------------------------------------------------------------------------- evaluation
