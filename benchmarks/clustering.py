@@ -109,7 +109,8 @@ def main(argv=None):
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     lines = [f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"torch threads {torch.get_num_threads()}; seeds {args.seeds}", "",
+             f"torch threads {torch.get_num_threads()}, load average at start "
+             f"{os.getloadavg()[0]:.1f}; seeds {args.seeds}", "",
              "| data | input | method | accuracy % | NMI % | ARI % | fit s |",
              "|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
