@@ -192,3 +192,15 @@ def test_cuda_fitted_model_loads_in_a_cpu_only_process(data, tmp_path):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
     np.testing.assert_allclose(np.load(codes), est.transform(X), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(L0Encoder, "partial_fit"), reason="no partial_fit")
+@pytest.mark.parametrize("make", [L0Encoder, MSparseEncoder])
+def test_training_goes_on_after_loading_as_on_the_original(data, make):
+    # the optimizer's state and the schedules come back: partial_fit continues identically
+    X, _ = data
+    est = make(**FAST, lr_decay=0.9).fit(X[:20])
+    again = persistence.loads(persistence.dumps(est))
+    est.partial_fit(X[20:])
+    again.partial_fit(X[20:])
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
