@@ -56,12 +56,13 @@ def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q, 
     ``(used, gain)``, ``gain = ‖x‖² − ‖x − Da‖²``.
     """
     n_cand = cand.shape[0]
+    tiny = np.finfo(a.dtype).tiny
     # every atom, in order: rows of the Gram matrix are read whole instead of gathered
     whole = n_cand == gram.shape[0] and cand[0] == 0 and cand[n_cand - 1] == n_cand - 1
     for j in range(n_cand):
         a[j] = corr[cand[j]]
         pn[j] = gram[cand[j], cand[j]]
-        floor[j] = span_eps * pn[j]
+        floor[j] = span_eps * pn[j] + tiny  # a zero atom scores 0, never NaN
         # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
         score[j] = a[j] * a[j] / max(pn[j], floor[j])
     scale = score[:1].copy()  # a scalar of the arrays' dtype, so the loops below stay in it
@@ -274,7 +275,7 @@ def _greedy_batched(X, gram, candidates, correlations, steps, least_gain):
     p = gram.shape[0]
     a = torch.gather(correlations, 1, candidates)        # ⟨d_j, r⟩ on the candidates
     pn = torch.take(torch.diagonal(gram).contiguous(), candidates)   # ‖P⊥ d_j‖²
-    floor = _span_eps(pn.dtype) * pn
+    floor = _span_eps(pn.dtype) * pn + torch.finfo(pn.dtype).tiny  # a zero atom scores 0
     U = X.new_empty(steps, n, n_cand)                     # ⟨q_s, d_j⟩
     y = X.new_empty(steps, n, 1)                          # ⟨q_s, x⟩
     sel = candidates.new_empty(steps, n, 1)               # position in ``candidates``

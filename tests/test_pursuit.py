@@ -140,6 +140,21 @@ def test_pursuit_degenerate_cases_stay_finite():
     assert np.count_nonzero(codes, axis=1).max() <= 5
     assert not codes[0].any()
     np.testing.assert_allclose(codes[1:] @ D, X[1:], atol=1e-4)  # a basis: exact fit
+    # a zero atom is never chosen and stops nothing
+    Dz = D.copy()
+    Dz[3] = 0.0
+    Dzt = _t(Dz).float()
+    for route in ("compiled", "batched"):
+        if route == "compiled":
+            codes = pursuit(Xt, Dzt, Dzt @ Dzt.T, Xt @ Dzt.T, n_nonzero_coefs=4,
+                            n_candidates=30, n_rounds=0).numpy()
+        else:
+            from skl0._pursuit import _pursuit_batched
+
+            codes = _pursuit_batched(Xt, Dzt @ Dzt.T, Xt @ Dzt.T, Xt @ Dzt.T, 30, 4, 0.0, None,
+                                     0).numpy()
+        assert np.isfinite(codes).all() and not codes[:, 3].any()
+        assert (np.count_nonzero(codes[1:], axis=1) == 4).all()
     # duplicated atoms
     D2 = np.vstack([D, D])
     D2t = _t(D2).float()
