@@ -23,7 +23,9 @@ Prints the throughput (samples/s, the file read and the codes written included),
 peak resident memory of each process over its value at the start of the phase (sampled
 every 10 ms with psutil), the cluster's start-up time apart, and the largest difference
 between the two runs' codes. The encoder is the network alone (``pursuit=False``, the
-paper's encoder) unless ``--pursuit``: the pursuit is ~100x slower per sample.
+paper's encoder) unless ``--pursuit``. The rows are Gaussian noise, on which ℓ0 codes are
+dense (every atom pays its α), so the pursuit there is its worst case, tens of times slower
+than the network; on image patches see the frontier section of ``benchmarks/run.py``.
 """
 
 from __future__ import annotations
