@@ -45,7 +45,7 @@ def _span_eps(dtype):
 
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz", "contract", "reassoc"})
 def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q, score, U, y,
                 sel, support, coefs):  # pragma: no cover - compiled; tested through its callers
     """Orthogonal least squares for one sample over the atoms ``cand``.
