@@ -615,7 +615,7 @@ def _frontier_figure(data, desc, panels, out_dir):
         return None
     if not panels:
         return None
-    fig = Figure(figsize=(5 * len(panels), 4.2), layout="constrained")
+    fig = Figure(figsize=(5.5 * len(panels), 4.8), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, rows) in zip(axes, panels, strict=True):
         for i, (name, rate, ratio, _) in enumerate(rows):
@@ -623,8 +623,10 @@ def _frontier_figure(data, desc, panels, out_dir):
             ax.scatter([rate], [ratio], marker="*" if ours else "o", s=90 if ours else 40,
                        color=f"C{i % 10}", label=name, zorder=3)
         ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("samples / s (log scale)")
-        ax.set_ylabel("objective / reference's")
+        ax.set_ylabel("objective / reference's (log scale; lower is better)")
         ax.set_title(title, fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="x-small")
