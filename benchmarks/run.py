@@ -433,7 +433,7 @@ def bench_memory(X, device, quick, sizes=None, n=200000):
 # (p, M) per data set: digits at the sizes of the table, the patches at M = 32
 FRONTIER = {"digits": ((128, 10), (256, 16)),
             "mnist5k": ((128, 32), (256, 32), (512, 32)),
-            "fashion": ((256, 32), (512, 32))}
+            "fashion": ((128, 32), (256, 32), (512, 32))}
 
 
 def _omp_gpu():
@@ -560,7 +560,7 @@ def bench_frontier(device, quick, datasets, sizes=None, n_train=None, n_test=200
                     methods[f"{Est.__name__}, pursuit_rounds={rounds}"] = _with(
                         enc, pursuit_rounds=rounds)
                 methods[f"{Est.__name__} (default)"] = enc.transform
-                rows = _frontier_problem(problem, Xq, Xs, Xf, D, ref_codes, n_slow / t, methods,
+                rows = _frontier_problem(problem, Xq, Xs, Xf, D, ref_codes, len(Xs) / t, methods,
                                          repeats)
                 rows[0] = (ref_name,) + rows[0][1:]
                 mine = [r[0] for r in rows if r[0].startswith(Est.__name__)]
