@@ -343,6 +343,29 @@ def _all(scores):
     return torch.arange(p, device=scores.device).expand(n, p).contiguous()
 
 
+# One pass over the whole dictionary runs instead of the rounds when it costs at most this
+# many times as much: its codes are at least as good (the greedy step sees every atom).
+_WHOLE_PASS_FACTOR = 1.5
+
+
+def _whole_dictionary_pays(p, n_cand, n_nonzero_coefs, n_rounds):
+    """Whether one pass over all ``p`` atoms costs at most ``_WHOLE_PASS_FACTOR`` times the
+    candidate passes and their refresh rounds, by a count of the loops' operations.
+
+    A greedy step over ``c`` candidates costs about ``c (t + 4)`` at step t; a round adds
+    the residual correlations (``p`` per chosen atom) and a selection over ``p``. The ℓ0
+    problem's step count is taken as a quarter of its candidates (its default sizing).
+    """
+    if n_cand >= p:
+        return True
+    steps = n_nonzero_coefs if n_nonzero_coefs is not None else max(1, n_cand // 4)
+    steps = min(int(steps), n_cand)
+    per_candidate = steps * (steps / 2 + 4)
+    whole = p * per_candidate
+    rounds = (n_rounds + 1) * (n_cand * per_candidate + 2 * p) + n_rounds * p * steps
+    return whole <= _WHOLE_PASS_FACTOR * rounds
+
+
 def _objective(sq_norm, gain, support_size, alpha):
     residual = sq_norm - gain
     return residual if alpha is None else 0.5 * residual + alpha * support_size
@@ -365,9 +388,7 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     n_candidates : int
         Candidates per sample in each round.
     n_rounds : int, default=1
-        Refresh rounds after the first pass (0: one pass on the first candidates). When
-        ``(n_rounds + 1) * n_candidates`` reaches ``n_components``, one pass over all the
-        atoms runs instead (plain orthogonal least squares, no rounds).
+        Refresh rounds after the first pass (0: one pass on the first candidates).
     out : torch.Tensor of shape (n_samples, n_components), optional
         Receives the codes (a CPU tensor whose memory numpy can see, on the CPU route).
 
@@ -378,9 +399,6 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     """
     n, p = scores.shape
     n_cand = max(1, min(int(n_candidates), p))
-    if (max(int(n_rounds), 0) + 1) * n_cand >= p:
-        # the rounds would cost as much as one pass over every atom, which is at least as good
-        n_cand = p
     correlations = X @ dictionary.T
     if X.device.type == "cpu":
         codes = out if out is not None else X.new_empty(n, p)
@@ -432,7 +450,10 @@ class PursuitEncoder(nn.Module):
     """An unfolded encoder followed by :func:`pursuit` over the atoms it ranks first.
 
     Built by the encoders' ``transform`` (not trained, not stored): ``forward(x)`` is the
-    pursuit's codes, with the network's last pre-activation as the ranking.
+    pursuit's codes, with the network's last pre-activation as the ranking. Where one pass
+    over every atom costs at most 1.5 times the candidate passes and their rounds (by a
+    count of operations: small dictionaries, or many candidates), that pass runs instead:
+    orthogonal least squares over the whole dictionary, whose codes are at least as good.
 
     Parameters
     ----------
@@ -467,9 +488,13 @@ class PursuitEncoder(nn.Module):
         self.register_buffer("gram", dictionary @ dictionary.T)
         self.n_nonzero_coefs = n_nonzero_coefs
         self.alpha = alpha
-        self.n_candidates = int(n_candidates)
-        self.n_rounds = int(n_rounds)
         self.n_components = int(dictionary.shape[0])
+        self.n_rounds = int(n_rounds)
+        self.n_candidates = min(int(n_candidates), self.n_components)
+        if _whole_dictionary_pays(self.n_components, self.n_candidates, n_nonzero_coefs,
+                                  self.n_rounds):
+            # one pass over every atom: codes at least as good, for little more work
+            self.n_candidates = self.n_components
 
     def forward(self, X, out=None):
         with torch.no_grad():

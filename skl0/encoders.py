@@ -430,9 +430,10 @@ _DOC_PURSUIT = """
         paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
     n_candidates : int or None, default=None
         Atoms per sample the pursuit chooses from in each round (at most
-        ``n_components``). When ``(pursuit_rounds + 1) * n_candidates`` reaches
-        ``n_components`` the rounds would cost as much as one pass over every atom, so that
-        pass runs instead (orthogonal least squares over the whole dictionary). %s
+        ``n_components``). Where one pass over every atom costs at most 1.5 times the
+        candidate passes and their rounds (by a count of operations: small dictionaries,
+        or many candidates), that pass runs instead (orthogonal least squares over the
+        whole dictionary, codes at least as good). %s
     pursuit_rounds : int, default=3
         Refresh rounds after the first pass (``0``: one pass over the network's
         candidates). Each round runs only on the samples the previous one improved.
