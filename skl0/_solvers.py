@@ -17,7 +17,8 @@ Because of the factor 1/2 in the l0 objective, the hard threshold that goes with
 the 1/2 and uses ``mu = 1``, so its threshold ``lambda ** 0.5`` is the same rule: the paper's
 "lambda = 0.5" is ``alpha = 0.25`` here.
 
-This module imports torch only (tqdm lazily for progress bars): no scikit-learn, no skorch.
+This module imports torch only (and skl0._progress lazily for progress bars): no scikit-learn,
+no skorch.
 """
 
 from __future__ import annotations
@@ -900,9 +901,9 @@ def optimal_codes(
     step = 1.0 / _safe_norm(C)
     starts = range(0, n, int(batch_size))
     if progress:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        starts = tqdm(starts, desc="optimal codes", unit="chunk")
+        starts = progress_bar(starts, desc="optimal codes", unit="chunk")
     opts = {
         "alpha": alpha,
         "n_nonzero_coefs": n_nonzero_coefs,
@@ -1076,9 +1077,9 @@ def learn_dictionary(
     no_improvement = 0
     steps = range(n_steps)
     if progress:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        steps = tqdm(steps, desc="dictionary", unit="batch")
+        steps = progress_bar(steps, desc="dictionary", unit="batch")
     step = -1
     for step in steps:
         s = (step % per_epoch) * bs

@@ -762,3 +762,11 @@ def test_keep_largest_routes():
     with torch.no_grad():
         assert torch.equal(S.keep_largest(U, 3), out.detach())
     assert torch.equal(S.keep_largest(U.detach().double(), 3), out.detach().double())
+
+
+def test_solver_progress_is_plain_lines_in_a_file(capsys):
+    # stderr captured by pytest is not a terminal: no carriage returns, no escape codes
+    X = torch.randn(300, 16, generator=torch.Generator().manual_seed(0))
+    S.learn_dictionary(X, 8, alpha=0.1, max_iter=2, batch_size=64, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "dictionary" in err and "\r" not in err and "\x1b[" not in err

@@ -17,10 +17,10 @@ import time
 import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
-from tqdm.auto import tqdm
 
 from .. import L0Clusterer, L0Encoder, MSparseEncoder
 from .. import clustering as _clustering
+from .._progress import progress_bar
 from .._training import as_float32, batched_forward
 from ..metrics import clustering_scores
 from . import result_stem
@@ -67,7 +67,7 @@ def run(experiment="clustering", *, dataset=None, n_components=(128, 256, 512), 
     raw_row = {**_scores(y, raw), "seconds": time.perf_counter() - t0}
     rows += [{"method": "KMeans (pixels)", "p": p, **raw_row} for p in n_components]
     jobs = [(p, name, enc) for p in n_components for name, enc in encoders(p, enc_kwargs)]
-    for p, name, enc in tqdm(jobs, desc=f"{experiment} on {dataset}"):
+    for p, name, enc in progress_bar(jobs, desc=f"{experiment} on {dataset}"):
         t0 = time.perf_counter()
         frozen = clone(enc).fit(X)
         t_encoder = time.perf_counter() - t0
