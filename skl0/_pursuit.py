@@ -453,7 +453,8 @@ class PursuitEncoder(nn.Module):
     pursuit's codes, with the network's last pre-activation as the ranking. Where one pass
     over every atom costs at most 1.5 times the candidate passes and their rounds (by a
     count of operations: small dictionaries, or many candidates), that pass runs instead:
-    orthogonal least squares over the whole dictionary, whose codes are at least as good.
+    orthogonal least squares over the whole dictionary, whose codes are at least as good;
+    it needs no ranking, so the network does not run then.
 
     Parameters
     ----------
@@ -498,7 +499,11 @@ class PursuitEncoder(nn.Module):
 
     def forward(self, X, out=None):
         with torch.no_grad():
-            scores = self.encoder.last_preactivation(X)
+            if self.n_candidates >= self.n_components:
+                # one pass over every atom: no ranking is needed, so the network is skipped
+                scores = X.new_zeros(X.shape[0], self.n_components)
+            else:
+                scores = self.encoder.last_preactivation(X)
             return pursuit(X, self.dictionary, self.gram, scores,
                            n_nonzero_coefs=self.n_nonzero_coefs, alpha=self.alpha,
                            n_candidates=self.n_candidates, n_rounds=self.n_rounds, out=out)
