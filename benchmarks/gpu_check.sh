@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue #5 as one prepared command, for a session that is lent a GPU.
+# The GPU checks as one prepared command, for a session that is lent a GPU.
 #
 #   bash benchmarks/gpu_check.sh prepare   # here, with pip's registry: fills .gpu/ (ignored by git)
 #   bash benchmarks/gpu_check.sh [OUTDIR]  # on the GPU machine, .gpu/ carried along
