@@ -29,10 +29,8 @@ from ._solvers import _keep_largest_csr, _quiet_csr, keep_largest, keep_largest_
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
 # M-sparse eval forward on the CPU: the products by S take the kept entries as a sparse
-# matrix when at most 1/_SPARSE_STAGES of each row is kept (transform, 2 threads, A/B in one
-# process; docs/performance.md). Intel host: 1.19-1.23x faster at M/p = 1/16, 1.41x at 1/32,
-# 0.95-1.10x at 1/8 (within its noise), 0.93x at 1/4. AMD host (2026-11-30): 1.09-1.41x at
-# 1/8 (1.22-1.25x at p = 256, M = 32), 1.04-1.13x at 3/16, 0.99x at 1/4. Hence 1/8.
+# matrix when at most 1/_SPARSE_STAGES of each row is kept, where that was faster (the A/B is
+# in docs/performance.md).
 _SPARSE_STAGES = 8
 
 

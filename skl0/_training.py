@@ -220,6 +220,23 @@ def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max
     )
 
 
+@contextlib.contextmanager
+def _seeded_training(net, n_rows, seed):
+    """Threads sized by one mini-batch's forward products, and the torch RNG forked and
+    seeded with ``seed`` (the caller's random stream is left untouched)."""
+    devices = []
+    if str(net.device).startswith("cuda") and torch.cuda.is_available():
+        devices = [torch.device(net.device).index or 0]
+    module = getattr(net, "module_", None)
+    module = net.module if module is None else module
+    flops = None
+    if isinstance(module, torch.nn.Module):
+        flops = module_flops(module, net.batch_size if net.batch_size > 0 else n_rows)
+    with work_threads(flops), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
 def fit_net(net, X, y, random_state):
     """``net.fit(X, y)`` with the shuffling and any dropout seeded from ``random_state``.
 
@@ -228,16 +245,7 @@ def fit_net(net, X, y, random_state):
     products (:func:`module_flops`): one thread for the small matrices of the usual batch
     sizes, torch's count restored afterwards.
     """
-    devices = []
-    if str(net.device).startswith("cuda") and torch.cuda.is_available():
-        devices = [torch.device(net.device).index or 0]
-    module = getattr(net, "module_", None)
-    module = net.module if module is None else module
-    flops = None
-    if isinstance(module, torch.nn.Module):
-        flops = module_flops(module, net.batch_size if net.batch_size > 0 else len(X))
-    with work_threads(flops), torch.random.fork_rng(devices=devices):
-        torch.manual_seed(torch_seed(random_state))
+    with _seeded_training(net, len(X), torch_seed(random_state)):
         net.fit(X, y)
     return net
 
@@ -248,16 +256,7 @@ def partial_fit_net(net, X, y, random_state):
     The seed moves on with the epochs already trained, so successive calls shuffle their
     batches differently.
     """
-    devices = []
-    if str(net.device).startswith("cuda") and torch.cuda.is_available():
-        devices = [torch.device(net.device).index or 0]
-    module = getattr(net, "module_", None)
-    module = net.module if module is None else module
-    flops = None
-    if isinstance(module, torch.nn.Module):
-        flops = module_flops(module, net.batch_size if net.batch_size > 0 else len(X))
-    with work_threads(flops), torch.random.fork_rng(devices=devices):
-        torch.manual_seed(torch_seed(random_state) + len(net.history))
+    with _seeded_training(net, len(X), torch_seed(random_state) + len(net.history)):
         net.partial_fit(X, y, epochs=1)
     return net
 
@@ -423,20 +422,13 @@ def scoped_fit_threads(fit):
 
 
 # Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
-# (4 MiB). The forward holds a few such buffers besides the output, so the extra peak memory
-# of a transform stays under 64 MiB whatever its size (measured +14 to +48 MiB for 200k samples
-# at p = 256, against +80 MiB with 8 MiB buffers; docs/performance.md), while the batches stay
-# large enough (>= 1,024 rows) for the matrix products to run near their peak rate.
+# (4 MiB), so that a transform's extra peak memory stays small whatever its size while the
+# batches stay large enough for the matrix products (docs/performance.md, memory).
 _BATCH_ELEMENTS = 1 << 20
 
-# The same for the fast path on the CPU when it runs one batch at a time, every operation on
-# torch's threads (ℓ0 and LISTA; M-sparse on one thread or with too few batches): 1 MiB of
-# codes (256 Ki floats; 1,024 rows at least). On the 2-core AMD host of 2026-11-30 (2 MiB of
-# L2 a core) that was up to 1.27x faster than 4 MiB buffers (ℓ0: 2 threads, 20,000 and
-# 60,000 samples, p = 128-512, K = 2 tied and 4 untied; ℓ0 and M-sparse on one thread:
-# 1.00-1.15x; docs/performance.md). The M-sparse batches that run side by side on the
-# threads keep their shares of the 4 MiB batch (smaller ones were slower), and a GPU wants
-# large batches.
+# The same for the fast path on the CPU when it runs one batch at a time: 1 MiB of codes
+# (1,024 rows at least), which stays in a core's cache (faster; docs/performance.md); batches
+# side by side on the threads keep their shares of the 4 MiB batch, and a GPU wants large ones.
 _SERIAL_CPU_BATCH_ELEMENTS = 1 << 18
 
 

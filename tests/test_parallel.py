@@ -88,6 +88,7 @@ def test_every_encoder(make, X_file, tmp_path):
     enc = make(**FAST).fit(X[:200])
     codes = transform_batches(enc, np.load(path, mmap_mode="r"), tmp_path / "c.npy",
                               batch_size=1000)
+    assert codes.shape == (len(X), enc.components_.shape[0])
     _close(codes, enc.transform(X))
 
 
