@@ -153,16 +153,20 @@ def _top_into(values, k, out, heap):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
+def _work_buffers(n_cand, steps, dtype):  # pragma: no cover - compiled
+    """The work buffers of :func:`_greedy_one`: ``a, pn, floor, q, score, U, y, sel``."""
+    return (np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype),
+            np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty((steps, n_cand), dtype),
+            np.empty(steps, dtype), np.empty(steps, np.int64))
+
+
+@numba.njit(nogil=True, cache=True)
 def _greedy_rows(correlations, gram, candidates, steps, least_gain, span_eps, support, coefs,
                  gain):  # pragma: no cover - compiled; tested through greedy_pursuit
     """:func:`greedy_pursuit` one sample at a time (the CPU route); unused slots get 0."""
     n, n_cand = candidates.shape
     dtype = correlations.dtype
-    a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
-    q, score = np.empty(n_cand, dtype), np.empty(n_cand, dtype)
-    U = np.empty((steps, n_cand), dtype=dtype)
-    y = np.empty(steps, dtype=dtype)
-    sel = np.empty(steps, dtype=np.int64)
+    a, pn, floor, q, score, U, y, sel = _work_buffers(n_cand, steps, dtype)
     for i in range(n):
         used, gain[i] = _greedy_one(correlations[i], gram, candidates[i], steps, least_gain,
                                     span_eps, a, pn, floor, q, score, U, y, sel, support[i],
@@ -181,11 +185,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
     """
     n, p = correlations.shape
     dtype = correlations.dtype
-    a, pn, floor = np.empty(n_cand, dtype), np.empty(n_cand, dtype), np.empty(n_cand, dtype)
-    q, score = np.empty(n_cand, dtype), np.empty(n_cand, dtype)
-    U = np.empty((steps, n_cand), dtype=dtype)
-    y = np.empty(steps, dtype=dtype)
-    sel = np.empty(steps, dtype=np.int64)
+    a, pn, floor, q, score, U, y, sel = _work_buffers(n_cand, steps, dtype)
     cand = np.empty(n_cand, dtype=np.int64)
     support, best_support = np.empty(steps, np.int64), np.empty(steps, np.int64)
     coefs, best_coefs = np.empty(steps, dtype), np.empty(steps, dtype)
