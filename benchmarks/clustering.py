@@ -35,7 +35,8 @@ from sklearn.preprocessing import StandardScaler
 
 import skl0.clustering as clustering
 from skl0 import L0Clusterer, L0Encoder
-from skl0._training import as_float32, batched_forward
+from skl0._inference import batched_forward
+from skl0._utils import as_float32
 from skl0.datasets import load_fashion_mnist, load_mnist
 from skl0.metrics import clustering_scores
 

@@ -29,7 +29,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skl0._training as training
+import skl0._threads as training
 from skl0 import L0Encoder
 
 BUSY = "while True: pass"

@@ -10,7 +10,7 @@ import textwrap
 
 import torch
 
-from ._training import resolve_device
+from ._utils import resolve_device
 from .experiments import EXPERIMENTS
 from .experiments.codes import DEFAULT_DATA, TARGETS
 

@@ -16,16 +16,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._inference import batched_forward
 from ._layers import BaselineEncoder
-from ._training import (
-    as_float32,
-    batched_forward,
-    build_net,
-    fit_net,
-    resolve_device,
-    resolve_optimizer,
-    torch_seed,
-)
+from ._skorch import build_net, fit_net, resolve_optimizer
+from ._utils import as_float32, resolve_device, torch_seed
 from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 
 

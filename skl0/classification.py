@@ -17,16 +17,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.utils import to_numpy
 
+from ._inference import batched_forward
 from ._layers import EncoderHead
-from ._training import (
-    as_float32,
-    batched_forward,
-    build_net,
-    fit_net,
-    resolve_device,
-    resolve_optimizer,
-    split_and_callbacks,
-)
+from ._skorch import build_net, fit_net, resolve_optimizer, split_and_callbacks
+from ._utils import as_float32, resolve_device
 from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES, L0Encoder
 
 # Parameters shared by the task-driven wrappers (L0Classifier, L0Clusterer).

@@ -18,16 +18,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._inference import batched_forward
 from ._layers import ClusteringLoss, EncoderHead
-from ._training import (
-    as_float32,
-    batched_forward,
-    build_net,
-    fit_net,
-    resolve_device,
-    resolve_optimizer,
-    torch_seed,
-)
+from ._skorch import build_net, fit_net, resolve_optimizer
+from ._utils import as_float32, resolve_device, torch_seed
 from .classification import _WRAPPER_CONSTRAINTS, _fit_encoder, _trunk_sigma_kwargs
 from .encoders import _FLOAT_DTYPES, L0Encoder
 

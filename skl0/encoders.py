@@ -17,8 +17,17 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._inference import batched_forward
 from ._layers import UnfoldedEncoder
 from ._pursuit import PursuitEncoder
+from ._skorch import (
+    _OPTIMIZERS,
+    build_net,
+    fit_net,
+    partial_fit_net,
+    resolve_optimizer,
+    split_and_callbacks,
+)
 from ._solvers import (
     fista,
     l0_threshold,
@@ -27,20 +36,8 @@ from ._solvers import (
     optimal_codes,
     spectral_norm_sq,
 )
-from ._training import (
-    _OPTIMIZERS,
-    as_float32,
-    batched_forward,
-    build_net,
-    check_float32_scale,
-    fit_net,
-    partial_fit_net,
-    resolve_device,
-    resolve_optimizer,
-    scoped_fit_threads,
-    split_and_callbacks,
-    torch_seed,
-)
+from ._threads import scoped_fit_threads
+from ._utils import as_float32, check_float32_scale, resolve_device, torch_seed
 
 _COMMON_CONSTRAINTS = {
     "n_components": [Interval(Integral, 1, None, closed="left"), None],

@@ -72,9 +72,9 @@ _TRUSTED = [
     "skl0._layers.SoftThreshold",
     "skl0._layers.EncoderHead",
     "skl0._layers.ClusteringLoss",
-    "skl0._training.DivergenceGuard",
-    "skl0._training.SigmaSchedule",
-    "skl0._training._batch_loader",
+    "skl0._skorch.DivergenceGuard",
+    "skl0._skorch.SigmaSchedule",
+    "skl0._skorch._batch_loader",
     # torch
     "torch.nn.modules.loss.MSELoss",
     "torch.nn.modules.loss.CrossEntropyLoss",

@@ -27,7 +27,7 @@ import torch
 from sklearn.utils import check_array
 
 from . import _solvers
-from ._training import check_float32_scale, resolve_device
+from ._utils import check_float32_scale, resolve_device
 
 __all__ = ["iht", "sparse_encode"]
 
@@ -41,7 +41,7 @@ _BATCH_SIZE = 4096
 def _check_X(X):
     """Validate X (dense or sparse), densify it, keep float32 / promote others to float64.
 
-    Its scale must suit float32 (:func:`~skl0._training.check_float32_scale`).
+    Its scale must suit float32 (:func:`~skl0._utils.check_float32_scale`).
     """
     X = check_array(
         X,

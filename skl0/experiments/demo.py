@@ -20,8 +20,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from .. import L0Encoder, MSparseEncoder, iht
+from .._progress import progress_bar
 from .._solvers import l0_objective, msparse_objective, optimal_codes
-from .._training import progress_bar, resolve_device
+from .._utils import resolve_device
 from ..metrics import code_prediction_error, support_error
 
 N_COMPONENTS = 128

@@ -2,17 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from skl0._inference import batched_forward
 from skl0._layers import UnfoldedEncoder
 from skl0._solvers import spectral_norm_sq
-from skl0._training import (
-    _thread_cap,
-    batched_forward,
-    capped_threads,
-    fit_flops,
-    module_flops,
-    scoped_fit_threads,
-    work_threads,
-)
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +13,14 @@ def _no_thread_cap_from_the_environment(monkeypatch):
     # (e.g. a dask nanny's OMP_NUM_THREADS) would lower them
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+
+
+def _small_net(kind="l0"):
+    g = torch.Generator().manual_seed(5)
+    C = torch.randn(12, 6, generator=g)
+    net = UnfoldedEncoder(6, 12, n_stages=2, kind=kind, n_nonzero_coefs=3)
+    net.init_from_dictionary(C, 1.0 / spectral_norm_sq(C), 0.05)
+    return net
 
 
 @pytest.mark.parametrize("kind", ["msparse", "l0", "lista"])
@@ -42,58 +42,6 @@ def test_batched_forward_matches_module_in_any_batch_size(kind):
     assert net.training  # mode restored
     empty = batched_forward(net, np.zeros((0, 10), np.float32), "cpu", np.float32)
     assert empty.shape == (0, 24)
-
-
-def test_capped_threads_respects_omp_num_threads(monkeypatch):
-    before = torch.get_num_threads()
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert _thread_cap() == 1
-    with capped_threads():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    assert _thread_cap() is None
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    with capped_threads():
-        assert torch.get_num_threads() == before
-
-
-def test_batch_loader_gives_the_dataloaders_batches():
-    from skorch.dataset import Dataset
-
-    from skl0._training import _batch_loader
-
-    X = np.arange(50, dtype=np.float32).reshape(25, 2)
-    y = np.arange(25, dtype=np.float32)
-    ds = Dataset(X, y)
-    for shuffle in (False, True):
-        torch.manual_seed(3)
-        ours = [(xb.clone(), yb.clone()) for xb, yb in _batch_loader(ds, 8, shuffle=shuffle)]
-        torch.manual_seed(3)
-        ref = list(torch.utils.data.DataLoader(ds, batch_size=8, shuffle=shuffle))
-        assert [len(b[0]) for b in ours] == [8, 8, 8, 1]
-        for (xa, ya), (xb, yb) in zip(ours, ref, strict=True):
-            assert torch.equal(xa, xb) and torch.equal(ya, yb)
-
-
-def test_build_net_fuses_adam_only():
-    from skl0._training import build_net
-
-    net = build_net(torch.nn.Linear(2, 2), torch.nn.MSELoss(), optimizer="adam")
-    assert net.optimizer__fused is True
-    net = build_net(torch.nn.Linear(2, 2), torch.nn.MSELoss(), optimizer="sgd")
-    assert not hasattr(net, "optimizer__fused")
-    net.initialize()  # and the fused Adam builds on this device
-    build_net(torch.nn.Linear(2, 2), torch.nn.MSELoss()).initialize()
-
-
-def _small_net(kind="l0"):
-    g = torch.Generator().manual_seed(5)
-    C = torch.randn(12, 6, generator=g)
-    net = UnfoldedEncoder(6, 12, n_stages=2, kind=kind, n_nonzero_coefs=3)
-    net.init_from_dictionary(C, 1.0 / spectral_norm_sq(C), 0.05)
-    return net
 
 
 @pytest.mark.parametrize("kind", ["msparse", "l0", "lista"])
@@ -136,7 +84,7 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
     # as one batch after the other, torch's thread count restored, errors passed on
     import warnings
 
-    import skl0._training as training
+    import skl0._inference as training
 
     X = np.random.RandomState(2).randn(40, 6)
     before = torch.get_num_threads()
@@ -216,7 +164,7 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
 def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, rows):
     # one batch at a time on the CPU: 1 MiB of codes a batch; M-sparse batches side by side
     # on the threads: each a share of the 4 MiB one (in floats of 4 bytes, at p = 256 here)
-    import skl0._training as training
+    import skl0._inference as training
 
     monkeypatch.setattr(training, "_MIN_BATCH", 16)
     p = 256
@@ -248,102 +196,6 @@ def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, 
     assert max(seen) == rows // p, seen
 
 
-def test_work_threads_sizes_the_pool_and_restores_it(monkeypatch):
-    import skl0._training as training
-
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        big = 4 * training._FLOPS_PER_THREAD
-        with work_threads(2 * 128 * 64 * 64):  # a training batch on digits: one thread
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with work_threads(big):  # never more than the caller's count
-            assert torch.get_num_threads() == 2
-        with work_threads(None):
-            assert torch.get_num_threads() == 2
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        with work_threads(big):  # the environment's cap (loky's workers)
-            assert torch.get_num_threads() == 1
-        monkeypatch.delenv("OMP_NUM_THREADS")
-        with pytest.raises(RuntimeError, match="boom"), work_threads(1):
-            assert torch.get_num_threads() == 1
-            raise RuntimeError("boom")
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_flop_estimates():
-    net = UnfoldedEncoder(10, 24, n_stages=2, kind="l0")
-    assert module_flops(net, 5) == 2 * 5 * (10 * 24 + 24 * 24)
-    assert fit_flops(1000, 64, 128) == 2 * 256 * 128 * 128
-    assert fit_flops(100, 300, 128) == 2 * 100 * 128 * 300
-
-
-def test_scoped_fit_threads_and_fit_net_leave_the_count_as_they_found_it(monkeypatch):
-    from skl0 import L0Encoder
-
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    seen = []
-
-    class Probe:
-        n_components = 8
-
-        @scoped_fit_threads
-        def fit(self, X, y=None):
-            seen.append(torch.get_num_threads())
-            return self
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        Probe().fit(np.zeros((50, 4)))
-        Probe().fit([[0.0], [1.0]])
-        assert seen == [1, 1] and torch.get_num_threads() == 2
-        # training (fit_net) and transform (batched_forward) of an encoder: small matrices,
-        # one thread inside, the caller's two after
-        X = np.random.RandomState(0).randn(60, 5)
-        enc = L0Encoder(8, alpha=0.05, max_epochs=2, dict_max_iter=1, random_state=0,
-                        device="cpu").fit(X)
-        assert torch.get_num_threads() == 2
-        enc.transform(X)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_progress_bar_prints_plain_lines_in_a_file():
-    import io
-
-    from skl0._training import progress_bar
-
-    log = io.StringIO()
-    with progress_bar(total=2, desc="outer", file=log) as outer:
-        for _ in range(2):
-            for _ in progress_bar(range(3), desc="inner", position=1, leave=False, file=log,
-                                  plain_interval=0):
-                pass
-            outer.update()
-    text = log.getvalue()
-    assert "\r" not in text and "\x1b" not in text
-    lines = text.splitlines()
-    assert lines[0].startswith("outer:") and lines[-1].startswith("outer: 100%")
-    assert any(line.startswith("inner: 100%") for line in lines)
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    term = Terminal()
-    for _ in progress_bar(range(2), desc="bar", file=term):
-        pass
-    assert "\r" in term.getvalue()  # tqdm's own redraws on a terminal
-
-
 @pytest.mark.parametrize("kind", ["l0", "msparse"])
 def test_batched_forward_does_not_depend_on_where_x_lies_in_memory(kind):
     # batches not 64-byte aligned are copied into torch's aligned buffers: the same codes,
@@ -358,50 +210,3 @@ def test_batched_forward_does_not_depend_on_where_x_lies_in_memory(kind):
         np.testing.assert_array_equal(batched_forward(net, moved, "cpu", np.float32), ref)
     np.testing.assert_array_equal(batched_forward(net, X.astype(np.float64), "cpu",
                                                   np.float32), ref)
-
-
-def test_verbose_shows_every_phase_of_fit(capfd):
-    # the estimators' own phases: dictionary learning, optimal codes, training (skorch)
-    from skl0 import L0Encoder
-
-    X = np.random.RandomState(0).randn(60, 5)
-    L0Encoder(8, alpha=0.05, max_epochs=2, dict_max_iter=1, random_state=0, device="cpu",
-              verbose=1).fit(X)
-    out, err = capfd.readouterr()
-    assert "dictionary" in err and "optimal codes" in err
-    assert "train_loss" in out
-
-
-def test_l0encoder_alpha_0_warns_that_codes_are_dense():
-    from skl0 import L0Encoder
-
-    X = np.random.RandomState(0).randn(40, 5)
-    with pytest.warns(UserWarning, match="alpha=0 .* dense"):
-        L0Encoder(8, alpha=0, max_epochs=0, dict_max_iter=1, random_state=0,
-                  device="cpu").fit(X)
-
-
-def test_load_benchmark_runs_and_stops_its_busy_process(capsys):
-    # benchmarks/load.py at a tiny size: the table, and the busy process gone afterwards
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "load.py"
-    spec = importlib.util.spec_from_file_location("skl0_load_benchmark", path)
-    load = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(load)
-    started = []
-    start_busy = load.start_busy
-
-    def recording():
-        started.append(start_busy())
-        return started[-1]
-
-    load.start_busy = recording
-    before = torch.get_num_threads()
-    assert load.main(["--repeat", "1", "--epochs", "0", "--transform-rows", "200",
-                      "--no-grid"]) == 0
-    out = capsys.readouterr().out
-    assert "| fit |" in out and "| transform |" in out
-    assert len(started) == 1 and started[0].poll() is not None  # stopped
-    assert torch.get_num_threads() == before
