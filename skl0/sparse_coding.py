@@ -19,12 +19,13 @@ Objectives (the maths of :mod:`skl0._solvers`):
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from . import _solvers
 from ._utils import check_float32_scale, resolve_device
@@ -75,41 +76,17 @@ def _check_dictionary(dictionary, n_features):
 
 
 def _check_problem(alpha, n_nonzero_coefs, n_components):
+    """The checks that relate parameters to each other or to the dictionary."""
     if (alpha is None) == (n_nonzero_coefs is None):
         raise ValueError(
             "Exactly one of alpha (l0-regularised problem) and n_nonzero_coefs (M-sparse "
             f"problem) must be given; got alpha={alpha!r} and n_nonzero_coefs={n_nonzero_coefs!r}."
         )
-    if alpha is not None:
-        _check_alpha(alpha)
-    if n_nonzero_coefs is not None:
-        if isinstance(n_nonzero_coefs, bool) or not isinstance(n_nonzero_coefs, numbers.Integral):
-            raise ValueError(f"n_nonzero_coefs must be an integer, got {n_nonzero_coefs!r}.")
-        if not 1 <= n_nonzero_coefs <= n_components:
-            raise ValueError(
-                f"n_nonzero_coefs must be in [1, n_components={n_components}], "
-                f"got {n_nonzero_coefs!r}."
-            )
-
-
-def _check_alpha(alpha, name="alpha"):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise ValueError(f"{name} must be a non-negative real number, got {alpha!r}.")
-    if not (np.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number, got {alpha!r}.")
-
-
-def _check_count(value, name, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}.")
-
-
-def _check_tol(tol):
-    if tol is not None:
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-            raise ValueError(f"tol must be None or a non-negative number, got {tol!r}.")
+    if n_nonzero_coefs is not None and n_nonzero_coefs > n_components:
+        raise ValueError(
+            f"n_nonzero_coefs must be <= n_components={n_components} (the dictionary's rows), "
+            f"got {n_nonzero_coefs!r}."
+        )
 
 
 def _to_tensor(array, device):
@@ -121,6 +98,19 @@ def _to_numpy(tensor, dtype):
     return tensor.detach().cpu().numpy().astype(dtype, copy=False)
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "dictionary": ["array-like"],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "init": ["array-like", None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "device": [str, torch.device],
+    },
+    prefer_skip_nested_validation=True,
+)
 def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=None, tol=None,
         device="auto"):
     """Sparse codes by iterative hard thresholding (Blumensath & Davies 2008).
@@ -149,7 +139,7 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
     tol : float, default=None
         If given, stop early (per chunk of 4096 samples) once the support no longer changes and
         the largest relative change of a sample's code is below ``tol``.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
 
     Returns
@@ -157,9 +147,19 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
     codes : ndarray of shape (n_samples, n_components)
         Of X's floating dtype (float32 stays float32, others become float64).
 
+    Raises
+    ------
+    ValueError
+        If not exactly one of ``alpha`` and ``n_nonzero_coefs`` is given, ``n_nonzero_coefs``
+        exceeds ``n_components``, or the dictionary's or ``init``'s shape does not fit X. A
+        parameter of the wrong type or range raises scikit-learn's ``InvalidParameterError``
+        (a ``ValueError`` and a ``TypeError``) naming it.
+
     See Also
     --------
     sparse_encode : Optimal codes (FISTA then IHT to convergence), IHT or FISTA.
+    sklearn.decomposition.sparse_encode : scikit-learn's sparse coding (OMP, LARS, lasso).
+    skl0.L0Encoder : A trained unfolded IHT that predicts the optimal codes.
 
     Examples
     --------
@@ -177,8 +177,6 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
     X = _check_X(X)
     D = _check_dictionary(dictionary, X.shape[1])
     _check_problem(alpha, n_nonzero_coefs, D.shape[0])
-    _check_count(n_iter, "n_iter")
-    _check_tol(tol)
     if init is not None:
         init = check_array(init, dtype=[np.float64, np.float32], input_name="init")
         if init.shape != (X.shape[0], D.shape[0]):
@@ -213,6 +211,21 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
     return _to_numpy(out, X.dtype)
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "dictionary": ["array-like"],
+        "algorithm": [StrOptions(set(_ALGORITHMS))],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
+        "l1_alpha": [Interval(Real, 0, None, closed="left"), None],
+        "max_iter": [Interval(Integral, 0, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_coefs=None,
                   l1_alpha=None, max_iter=None, tol=None, device="auto", verbose=0):
     """Sparse codes of X over a fixed dictionary.
@@ -250,7 +263,7 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
     tol : float, default=None
         Relative-change tolerance: 1e-5 for ``"optimal"``, none for ``"iht"`` (run all
         iterations), 1e-6 for ``"fista"``.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
     verbose : int, default=0
         ``> 0`` shows a progress bar over chunks of 4096 samples (``"optimal"``).
@@ -259,6 +272,21 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
     -------
     codes : ndarray of shape (n_samples, n_components)
         Of X's floating dtype (float32 stays float32, others become float64).
+
+    Raises
+    ------
+    ValueError
+        If not exactly one of ``alpha`` and ``n_nonzero_coefs`` is given (``"optimal"``,
+        ``"iht"``), ``"fista"`` lacks ``alpha`` or gets ``n_nonzero_coefs``,
+        ``n_nonzero_coefs`` exceeds ``n_components``, or the dictionary's width differs from
+        X's. A parameter of the wrong type or range raises scikit-learn's
+        ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming it.
+
+    See Also
+    --------
+    iht : Plain iterative hard thresholding, a fixed number of iterations.
+    sklearn.decomposition.sparse_encode : scikit-learn's sparse coding (OMP, LARS, lasso).
+    skl0.MSparseEncoder : A trained network that predicts the M-sparse optimal codes.
 
     Examples
     --------
@@ -277,8 +305,6 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
     >>> l1_codes.shape
     (4, 30)
     """
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {algorithm!r}.")
     X = _check_X(X)
     D = _check_dictionary(dictionary, X.shape[1])
     if algorithm == "fista":
@@ -289,17 +315,13 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
                 "algorithm='fista' solves the l1 problem with weight alpha; n_nonzero_coefs "
                 "must be None."
             )
-        _check_alpha(alpha)
     else:
         _check_problem(alpha, n_nonzero_coefs, D.shape[0])
     if l1_alpha is not None:
         if algorithm != "optimal":
             raise ValueError("l1_alpha is only used by algorithm='optimal'.")
-        _check_alpha(l1_alpha, "l1_alpha")
     if max_iter is None:
         max_iter = _DEFAULT_MAX_ITER[algorithm]
-    _check_count(max_iter, "max_iter")
-    _check_tol(tol)
     if tol is None:
         tol = _DEFAULT_TOL[algorithm]
 
