@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from ._solvers import _keep_largest_csr, _quiet_csr, keep_largest, keep_largest_mask
+from ._kernels import _keep_largest_csr, _quiet_csr, keep_largest, keep_largest_mask
 
 _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
@@ -342,7 +342,7 @@ class UnfoldedEncoder(nn.Module):
           stages) instead of ``|u|``, a comparison and a masked fill: ``W' = diag(1/θ₁) W``,
           ``S'ₖ = diag(θₖ₋₁) Sₖᵀ diag(1/θₖ)`` (transposed for the row layout) and the last
           scaling by θ writes the output.
-        * ``kind="msparse"``: :func:`skl0._solvers.keep_largest` per stage, whose CPU route
+        * ``kind="msparse"``: :func:`skl0._kernels.keep_largest` per stage, whose CPU route
           finds each row's threshold with numpy's sort and builds the mask with numpy
           (several times faster than ``topk`` and a torch mask; the same values); the last
           stage writes ``out`` directly. When M is at most 1/8 of p, each product by S

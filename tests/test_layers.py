@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from skl0._kernels import keep_largest
 from skl0._layers import (
     HELU,
     HELUSigma,
@@ -11,7 +12,7 @@ from skl0._layers import (
     helu_sigma,
     keep_largest_mask,
 )
-from skl0._solvers import fista, iht, keep_largest, l0_threshold, l1_objective, spectral_norm_sq
+from skl0._solvers import fista, iht, l0_threshold, l1_objective, spectral_norm_sq
 
 
 def _problem(seed=0, n=40, m=12, p=24, dtype=torch.float64):
