@@ -11,13 +11,14 @@ All three return fractions (scikit-learn's habit); the paper's tables print them
   after the best one-to-one matching of clusters to classes (Hungarian algorithm).
 """
 
-import numbers
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["code_prediction_error", "support_error", "clustering_error", "clustering_scores"]
 
@@ -51,6 +52,13 @@ def _check_codes(codes_true, codes_pred):
     return codes_true, codes_pred
 
 
+@validate_params(
+    {
+        "codes_true": ["array-like", "sparse matrix"],
+        "codes_pred": ["array-like", "sparse matrix"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def code_prediction_error(codes_true, codes_pred):
     """Normalised squared error between true and predicted sparse codes.
 
@@ -84,6 +92,8 @@ def code_prediction_error(codes_true, codes_pred):
     See Also
     --------
     support_error : Mismatch of the nonzero supports.
+    clustering_error : Error rate of a clustering after matching clusters to classes.
+    sklearn.metrics.mean_squared_error : The unnormalised squared error.
 
     Examples
     --------
@@ -108,6 +118,14 @@ def code_prediction_error(codes_true, codes_pred):
     return float(np.sum((codes_pred - codes_true) ** 2)) / denominator
 
 
+@validate_params(
+    {
+        "codes_true": ["array-like", "sparse matrix"],
+        "codes_pred": ["array-like", "sparse matrix"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def support_error(codes_true, codes_pred, *, tol=0.0):
     """Mean number of mismatched nonzero locations per sample.
 
@@ -134,11 +152,13 @@ def support_error(codes_true, codes_pred, *, tol=0.0):
     Raises
     ------
     ValueError
-        If the shapes differ, an array holds NaN or infinity, or ``tol`` is negative.
+        If the shapes differ or an array holds NaN or infinity. A ``tol`` that is not a
+        real number >= 0 raises scikit-learn's ``InvalidParameterError`` naming it.
 
     See Also
     --------
     code_prediction_error : Normalised squared error of the codes.
+    clustering_error : Error rate of a clustering after matching clusters to classes.
 
     Examples
     --------
@@ -151,13 +171,6 @@ def support_error(codes_true, codes_pred, *, tol=0.0):
     >>> float(support_error(codes_true, codes_pred, tol=0.75))  # 0.5 is now a zero: (3 + 0) / 2
     1.5
     """
-    if (
-        isinstance(tol, bool)
-        or not isinstance(tol, numbers.Real)
-        or not np.isfinite(tol)
-        or tol < 0
-    ):
-        raise ValueError(f"tol must be a finite real number >= 0; got {tol!r}.")
     codes_true, codes_pred = _check_codes(codes_true, codes_pred)
     mismatch = (np.abs(codes_true) > tol) != (np.abs(codes_pred) > tol)
     return float(np.mean(np.sum(mismatch, axis=1)))
@@ -177,6 +190,13 @@ def _check_labels(labels, name):
     return labels
 
 
+@validate_params(
+    {
+        "labels_true": ["array-like"],
+        "labels_pred": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def clustering_error(labels_true, labels_pred):
     """Clustering error rate after the best one-to-one matching of clusters to classes.
 
@@ -207,6 +227,13 @@ def clustering_error(labels_true, labels_pred):
     ValueError
         If the inputs are not 1-D, have different lengths, are empty or contain NaN.
 
+    See Also
+    --------
+    clustering_scores : This accuracy with NMI and ARI, in one dict.
+    code_prediction_error : Normalised squared error of sparse codes.
+    support_error : Mismatch of the nonzero supports of sparse codes.
+    sklearn.metrics.accuracy_score : Accuracy without the matching of clusters to classes.
+
     Examples
     --------
     >>> from skl0.metrics import clustering_error
@@ -224,6 +251,13 @@ def clustering_error(labels_true, labels_pred):
     return 1.0 - n_correct / labels_true.shape[0]
 
 
+@validate_params(
+    {
+        "labels_true": ["array-like"],
+        "labels_pred": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def clustering_scores(labels_true, labels_pred):
     """Hungarian-matched accuracy, NMI and ARI of a clustering, in one dict.
 
@@ -245,6 +279,17 @@ def clustering_scores(labels_true, labels_pred):
     scores : dict
         ``{"accuracy": float, "nmi": float, "ari": float}``; 1.0 each for a renaming of the
         classes.
+
+    Raises
+    ------
+    ValueError
+        If the inputs are not 1-D, have different lengths, are empty or contain NaN.
+
+    See Also
+    --------
+    clustering_error : One minus the accuracy reported here.
+    sklearn.metrics.normalized_mutual_info_score : The NMI reported here.
+    sklearn.metrics.adjusted_rand_score : The ARI reported here.
 
     Examples
     --------

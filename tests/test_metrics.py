@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.utils._param_validation import InvalidParameterError
 
-from skl0.metrics import clustering_error, code_prediction_error, support_error
+from skl0.metrics import clustering_error, clustering_scores, code_prediction_error, support_error
 
 # --------------------------------------------------------------------------------------------
 # code_prediction_error
@@ -116,7 +117,7 @@ def test_support_error_tol():
     assert support_error(codes_true, codes_pred) == 2.0
     assert support_error(codes_true, codes_pred, tol=1e-6) == 0.0
     for tol in (-1.0, np.nan, "0", None):
-        with pytest.raises(ValueError, match="tol"):
+        with pytest.raises(ValueError, match="'tol' parameter of support_error"):
             support_error(codes_true, codes_pred, tol=tol)
 
 
@@ -193,8 +194,6 @@ def test_clustering_error_validation():
 def test_clustering_scores_match_sklearn_and_clustering_error():
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from skl0.metrics import clustering_scores
-
     rng = np.random.default_rng(0)
     labels_true = rng.integers(0, 4, 200)
     labels_pred = np.where(rng.random(200) < 0.7, labels_true, rng.integers(0, 5, 200))
@@ -208,3 +207,30 @@ def test_clustering_scores_match_sklearn_and_clustering_error():
                                                              "ari": 1.0}
     with pytest.raises(ValueError):
         clustering_scores([0, 1], [0, 1, 1])
+
+
+_CODES = np.eye(3)
+_LABELS = [0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "func, kwargs, param",
+    [
+        (code_prediction_error, {"codes_true": 1.0, "codes_pred": _CODES}, "codes_true"),
+        (code_prediction_error, {"codes_true": _CODES, "codes_pred": "codes"}, "codes_pred"),
+        (support_error, {"codes_true": None, "codes_pred": _CODES}, "codes_true"),
+        (support_error, {"codes_true": _CODES, "codes_pred": 0}, "codes_pred"),
+        (support_error, {"codes_true": _CODES, "codes_pred": _CODES, "tol": -1e-3}, "tol"),
+        (support_error, {"codes_true": _CODES, "codes_pred": _CODES, "tol": "0"}, "tol"),
+        (clustering_error, {"labels_true": 3, "labels_pred": _LABELS}, "labels_true"),
+        (clustering_error, {"labels_true": _LABELS, "labels_pred": None}, "labels_pred"),
+        (clustering_scores, {"labels_true": "abc", "labels_pred": _LABELS}, "labels_true"),
+        (clustering_scores, {"labels_true": _LABELS, "labels_pred": 1.5}, "labels_pred"),
+    ],
+)
+def test_metrics_name_the_invalid_parameter(func, kwargs, param):
+    # scikit-learn's InvalidParameterError, which is both a ValueError and a TypeError
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of {func.__name__}"):
+        func(**kwargs)
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        func(**kwargs)
