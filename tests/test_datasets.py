@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skl0 import datasets
 from skl0.datasets import (
@@ -71,14 +72,14 @@ def test_make_sparse_signals_full_support():
 @pytest.mark.parametrize(
     "params, name",
     [
-        ({"n_samples": 0}, "n_samples"),
-        ({"n_features": 2.5}, "n_features"),
-        ({"n_components": -1}, "n_components"),
-        ({"n_nonzero_coefs": 0}, "n_nonzero_coefs"),
-        ({"n_nonzero_coefs": 200}, "n_nonzero_coefs"),
-        ({"n_samples": True}, "n_samples"),
-        ({"noise": -0.1}, "noise"),
-        ({"noise": np.inf}, "noise"),
+        ({"n_samples": 0}, "'n_samples' parameter"),
+        ({"n_features": 2.5}, "'n_features' parameter"),
+        ({"n_components": -1}, "'n_components' parameter"),
+        ({"n_nonzero_coefs": 0}, "'n_nonzero_coefs' parameter"),
+        ({"n_nonzero_coefs": 200}, "n_nonzero_coefs must be <= n_components=128"),
+        ({"noise": -0.1}, "'noise' parameter"),
+        ({"noise": np.inf}, "'noise' parameter"),
+        ({"random_state": "seed"}, "'random_state' parameter"),
     ],
 )
 def test_make_sparse_signals_validation(params, name):
@@ -92,7 +93,7 @@ def test_make_sparse_signals_validation(params, name):
 
 
 def test_load_mnist_unknown_source():
-    with pytest.raises(ValueError, match="source"):
+    with pytest.raises(ValueError, match="'source' parameter of load_mnist"):
         load_mnist(source="kaggle")
 
 
@@ -213,7 +214,7 @@ def test_load_fashion_mnist_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         load_fashion_mnist(tmp_path / "empty")
-    with pytest.raises(ValueError, match="subset"):
+    with pytest.raises(ValueError, match="'subset' parameter of load_fashion_mnist"):
         load_fashion_mnist(tmp_path, subset="validation")
     folder = tmp_path / "mismatch"
     folder.mkdir()
@@ -479,13 +480,49 @@ def test_preprocess_patches_validation():
         preprocess_patches(X, image_shape=(4, 4))
     with pytest.raises(ValueError, match="image_shape"):
         preprocess_patches(np.ones((2, 3, 4)), image_shape=(4, 3))
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(ValueError, match="size must be a pair of positive integers"):
         preprocess_patches(np.ones((2, 16)), size=(0, 4))
-    with pytest.raises(ValueError, match="min_std"):
+    with pytest.raises(ValueError, match="image_shape must be a pair of positive integers"):
+        preprocess_patches(np.ones((2, 16)), image_shape=(4, 2, 2))
+    with pytest.raises(ValueError, match="'min_std' parameter of preprocess_patches"):
         preprocess_patches(np.ones((2, 16)), min_std=-1.0)
-    with pytest.raises(ValueError, match="min_std"):
+    with pytest.raises(ValueError, match="'min_std' parameter of preprocess_patches"):
         preprocess_patches(np.ones((2, 16)), min_std="median")
     bad = np.ones((2, 16))
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         preprocess_patches(bad)
+
+
+@pytest.mark.parametrize(
+    "func, kwargs, param",
+    [
+        (make_sparse_signals, {"n_samples": "10"}, "n_samples"),
+        (make_sparse_signals, {"n_features": 0}, "n_features"),
+        (make_sparse_signals, {"noise": np.nan}, "noise"),
+        (make_sparse_signals, {"random_state": 1.5}, "random_state"),
+        (load_mnist, {"source": "mnist"}, "source"),
+        (load_mnist, {"return_X_y": "yes"}, "return_X_y"),
+        (load_mnist, {"source": "openml", "data_home": 3}, "data_home"),
+        (load_fashion_mnist, {"path": 3}, "path"),
+        (load_fashion_mnist, {"subset": "valid"}, "subset"),
+        (load_indian_pines, {"path": None}, "path"),
+        (load_indian_pines, {"path": "cube.mat", "gt_path": 1}, "gt_path"),
+        (load_cmu_pie, {"path": ["PIE.mat"]}, "path"),
+        (load_cmu_pie, {"path": "PIE.mat", "return_X_y": 1.0}, "return_X_y"),
+        (load_coil20, {"path": b"coil-20"}, "path"),
+        (preprocess_patches, {"X": 3.0}, "X"),
+        (preprocess_patches, {"X": np.ones((2, 16)), "size": 0}, "size"),
+        (preprocess_patches, {"X": np.ones((2, 16)), "size": "16x16"}, "size"),
+        (preprocess_patches, {"X": np.ones((2, 16)), "image_shape": 4.0}, "image_shape"),
+        (preprocess_patches, {"X": np.ones((2, 16)), "min_std": np.inf}, "min_std"),
+        (preprocess_patches, {"X": np.ones((2, 16)), "return_mask": None}, "return_mask"),
+    ],
+)
+def test_public_functions_name_the_invalid_parameter(func, kwargs, param):
+    # scikit-learn's InvalidParameterError (a ValueError and a TypeError), before any file is
+    # read or downloaded
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of {func.__name__}"):
+        func(**kwargs)
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        func(**kwargs)
