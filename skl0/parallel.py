@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import mmap
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 __all__ = ["transform_batches", "transform_dask", "dask_from_npy", "dask_to_npy"]
 
@@ -58,6 +60,25 @@ def _whole_file_map(a, modes=("r", "r+", "w+")):
     return None
 
 
+def _check_2d(X, name="X"):
+    """``X`` itself when it has ``shape`` and ``dtype`` (a memory map, an h5py or zarr array
+    is read batch by batch), else an ndarray of it; 2-d either way."""
+    if not (hasattr(X, "shape") and hasattr(X, "dtype")):
+        X = np.asarray(X)
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be 2-dimensional, got {len(X.shape)} dimensions")
+    return X
+
+
+@validate_params(
+    {
+        "encoder": [HasMethods(["transform"])],
+        "X": ["array-like"],
+        "out": [None, str, os.PathLike, "array-like"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def transform_batches(encoder, X, out=None, *, batch_size=None):
     """Encode the rows of ``X`` a batch at a time into ``out``, with bounded memory.
 
@@ -67,8 +88,9 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
         A fitted skl0 encoder (or any fitted object with ``transform``).
     X : array-like of shape (n_samples, n_features)
         Anything with ``shape``, ``dtype`` and row slicing: a ``numpy.memmap`` (or
-        ``np.load(path, mmap_mode="r")``), an h5py or zarr array, an ndarray. A whole
-        C-ordered memory map is read with file reads into one batch buffer.
+        ``np.load(path, mmap_mode="r")``), an h5py or zarr array, an ndarray (other
+        array-likes are converted to one). A whole C-ordered memory map is read with file
+        reads into one batch buffer.
     out : None, str, path or ndarray of shape (n_samples, n_codes), default=None
         Where the codes go: ``None`` makes an array in memory; a path makes an ``.npy``
         file there (written with file writes; returned opened with ``mmap_mode="r+"``);
@@ -82,6 +104,18 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
     codes : ndarray or numpy.memmap of shape (n_samples, n_codes)
         ``out`` when it was an array; a memory map of the file when it was a path.
         The dtype is X's float dtype (float32 or float64; others give float64).
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-d, or ``out`` is an array of another shape than the codes or
+        read-only. A parameter of the wrong type or range raises scikit-learn's
+        ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming it.
+
+    See Also
+    --------
+    transform_dask : The same on a dask cluster, a lazy dask array of codes.
+    dask_from_npy : An ``.npy`` file as a dask array, for :func:`transform_dask`.
 
     Examples
     --------
@@ -104,14 +138,13 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
     >>> del X, codes
     >>> import shutil; shutil.rmtree(tmp)
     """
+    X = _check_2d(X)
     n, n_features = X.shape
     dtype = _out_dtype(X.dtype)
     p, _ = _n_codes(encoder, n_features, dtype)
     if batch_size is None:
         batch_size = max(1024, _BATCH_BYTES // ((n_features + p) * dtype.itemsize))
     batch_size = int(batch_size)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
 
     out_path = None
     if out is None:
@@ -119,6 +152,9 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
     elif isinstance(out, str | os.PathLike):
         out_path = Path(out)
         out_offset = _write_npy_header(out_path, dtype, (n, p))
+    elif not hasattr(out, "shape"):
+        raise ValueError(f"out must be None, a path or an array to fill in place, got "
+                         f"{type(out).__name__}")
     elif tuple(out.shape) != (n, p):
         raise ValueError(f"out has shape {tuple(out.shape)}, the codes have {(n, p)}")
     elif hasattr(out, "flags") and not out.flags.writeable:
@@ -190,6 +226,14 @@ def _encode_block(block, encoder):
     return encoder.transform(block)
 
 
+@validate_params(
+    {
+        "encoder": [HasMethods(["transform"])],
+        "X": ["array-like"],
+        "client": [HasMethods(["scatter"]), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def transform_dask(encoder, X, *, client=None):
     """A lazy dask array of ``encoder.transform(X)``, one ``transform`` per row chunk.
 
@@ -210,6 +254,18 @@ def transform_dask(encoder, X, *, client=None):
     codes : dask.array.Array of shape (n_samples, n_codes)
         Lazy: ``.compute()`` it, or write it chunk by chunk with
         :func:`dask.array.to_npy_stack`, ``to_zarr`` or :func:`dask.array.store`.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-d. A parameter of the wrong type raises scikit-learn's
+        ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming it.
+
+    See Also
+    --------
+    transform_batches : The same on one machine, batch by batch into an array or file.
+    dask_from_npy : An ``.npy`` file as a dask array whose chunks the workers read.
+    dask_to_npy : Write the lazy codes into one ``.npy`` file.
 
     Examples
     --------
@@ -292,6 +348,13 @@ class _NpyRows:
             _write_all(f, value)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "chunk_rows": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dask_from_npy(path, chunk_rows=65536):
     """An ``.npy`` file as a dask array whose row chunks the workers read from the file.
 
@@ -308,6 +371,16 @@ def dask_from_npy(path, chunk_rows=65536):
     X : dask.array.Array of shape (n_samples, n_features)
         Lazy; each chunk is read with a file read when a task needs it. The graph holds
         the path, not the data.
+
+    Raises
+    ------
+    ValueError
+        If the file does not hold a C-ordered 2-d array.
+
+    See Also
+    --------
+    dask_to_npy : The other way: a dask array into one ``.npy`` file.
+    transform_dask : Encode the array's chunks on the workers.
 
     Examples
     --------
@@ -327,6 +400,10 @@ def dask_from_npy(path, chunk_rows=65536):
                          meta=np.empty((0, 0), dtype=rows.dtype))
 
 
+@validate_params(
+    {"X": ["array-like"], "path": [str, os.PathLike]},
+    prefer_skip_nested_validation=True,
+)
 def dask_to_npy(X, path, **compute_kwargs):
     """Write a dask array into one ``.npy`` file, each task writing its own rows.
 
@@ -336,8 +413,9 @@ def dask_to_npy(X, path, **compute_kwargs):
 
     Parameters
     ----------
-    X : dask.array.Array of shape (n_samples, n_columns)
-        E.g. the codes of :func:`transform_dask`.
+    X : dask.array.Array or array-like of shape (n_samples, n_columns)
+        E.g. the codes of :func:`transform_dask`. Other arrays are wrapped with
+        :func:`dask.array.from_array`.
     path : str or path
         The ``.npy`` file to create (replaced if it exists).
     **compute_kwargs
@@ -347,6 +425,16 @@ def dask_to_npy(X, path, **compute_kwargs):
     -------
     codes : numpy.memmap
         The file, opened with ``mmap_mode="r"``.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-d.
+
+    See Also
+    --------
+    dask_from_npy : The other way: an ``.npy`` file as a dask array.
+    transform_dask : The lazy codes this writes.
 
     Examples
     --------
@@ -360,6 +448,8 @@ def dask_to_npy(X, path, **compute_kwargs):
     """
     import dask.array as da
 
+    if not isinstance(X, da.Array):
+        X = da.from_array(_check_2d(X), chunks=(65536, -1))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions")
     if X.numblocks[1] != 1:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
 
-from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder
+from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder, parallel
 from skl0.parallel import transform_batches
 
 FAST = {"n_components": 12, "max_epochs": 1, "dict_max_iter": 2, "solver_max_iter": 10,
@@ -109,8 +110,14 @@ def test_bad_arguments(enc, X_file):
     _, X = X_file
     with pytest.raises(ValueError, match="shape"):
         transform_batches(enc, X, np.empty((3, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="'batch_size' parameter of transform_batches"):
         transform_batches(enc, X, batch_size=0)
+    with pytest.raises(ValueError, match="out must be None, a path or an array"):
+        transform_batches(enc, X, [[0.0] * 12] * X.shape[0])
+    with pytest.raises(ValueError, match="X must be 2-dimensional"):
+        transform_batches(enc, np.zeros((2, 7, 1)))
+    # any array-like X: a list is converted
+    _close(transform_batches(enc, np.asarray(X[:5]).tolist()), enc.transform(np.asarray(X[:5])))
     read_only = np.zeros((X.shape[0], 12), dtype=np.float32)
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
@@ -194,3 +201,32 @@ def test_the_scaling_benchmark_runs_small(tmp_path):
     row = [line for line in res.stdout.splitlines() if line.startswith("| one process")]
     assert len(row) == 1 and float(row[0].split("|")[4].replace(",", "")) > 0
     assert not list(tmp_path.iterdir())  # its files are removed
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, param",
+    [
+        ("transform_batches", {"encoder": "enc", "X": np.zeros((2, 7))}, "encoder"),
+        ("transform_batches", {"X": 1.0}, "X"),
+        ("transform_batches", {"X": np.zeros((2, 7)), "out": 3}, "out"),
+        ("transform_batches", {"X": np.zeros((2, 7)), "batch_size": 0}, "batch_size"),
+        ("transform_batches", {"X": np.zeros((2, 7)), "batch_size": 2.5}, "batch_size"),
+        ("transform_dask", {"encoder": object(), "X": np.zeros((2, 7))}, "encoder"),
+        ("transform_dask", {"X": "X.npy"}, "X"),
+        ("transform_dask", {"X": np.zeros((2, 7)), "client": "tcp://x:8786"}, "client"),
+        ("dask_from_npy", {"path": 3}, "path"),
+        ("dask_from_npy", {"path": "X.npy", "chunk_rows": 0}, "chunk_rows"),
+        ("dask_to_npy", {"X": None, "path": "codes.npy"}, "X"),
+        ("dask_to_npy", {"X": np.zeros((2, 2)), "path": None}, "path"),
+    ],
+)
+def test_public_functions_name_the_invalid_parameter(enc, name, kwargs, param):
+    # checked before dask is imported or a file is touched; an InvalidParameterError is both
+    # a ValueError and a TypeError
+    func = getattr(parallel, name)
+    if name.startswith("transform"):
+        kwargs = {"encoder": enc, **kwargs}
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of {name}"):
+        func(**kwargs)
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        func(**kwargs)
