@@ -249,13 +249,18 @@ class UnfoldedEncoder(nn.Module):
         return not self.tied or self.l1_stages > 0
 
     @property
+    def trains_sigma(self):
+        """Whether training uses HELU_σ, whose σ a schedule sets (``kind="l0"``)."""
+        return self.kind == "l0"
+
+    @property
     def sigma(self):
         """The current σ of HELU_σ (``None`` for the other kinds)."""
-        return self.helu.sigma if self.kind == "l0" else None
+        return self.helu.sigma if self.trains_sigma else None
 
     @sigma.setter
     def sigma(self, value):
-        if self.kind == "l0":
+        if self.trains_sigma:
             self.helu.sigma = float(value)
 
     @torch.no_grad()

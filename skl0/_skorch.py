@@ -44,8 +44,8 @@ class SigmaSchedule(Callback):
     """Set HELU_σ's σ at the start of training and divide it by ``decay`` after each epoch.
 
     The paper starts at σ = 0.2 and divides by 10 after every epoch; ``decay=1`` holds σ.
-    Every module of the net that has a ``sigma`` attribute (an :class:`UnfoldedEncoder`
-    of kind ``"l0"``, or a wrapper exposing one) follows the schedule.
+    Every module of the net that ``trains_sigma`` (an ℓ0 :class:`~skl0._layers.UnfoldedEncoder`)
+    follows the schedule.
     """
 
     def __init__(self, sigma=0.2, decay=10.0):
@@ -54,7 +54,7 @@ class SigmaSchedule(Callback):
 
     def _set(self, net, value):
         for m in net.module_.modules():
-            if getattr(m, "kind", None) == "l0":
+            if getattr(m, "trains_sigma", False):
                 m.sigma = value
 
     def on_train_begin(self, net, **kwargs):
@@ -171,6 +171,44 @@ def build_net(module, criterion, *, optimizer="adam", lr=1e-3, lr_decay=1.0, max
         verbose=verbose,
         torch_load_kwargs={"weights_only": False},
         **kwargs,
+    )
+
+
+def trains_sigma(module):
+    """Whether ``module`` holds HELU_σ neurons, whose σ a :class:`SigmaSchedule` sets."""
+    return any(getattr(m, "trains_sigma", False) for m in module.modules())
+
+
+def estimator_net(estimator, module, criterion, device, *, stratified=False, wrap_split=None):
+    """The :class:`~skorch.NeuralNet` of ``module`` under an estimator's training parameters.
+
+    Every estimator of skl0 trains through this one builder: ``optimizer``, ``lr``,
+    ``lr_decay``, ``max_epochs``, ``batch_size`` and ``verbose`` are read from
+    ``estimator``, and where it has them ``train_split`` and ``patience``
+    (:func:`split_and_callbacks`; ``stratified`` for classifiers, ``wrap_split`` applied
+    to the split if given) and ``sigma`` / ``sigma_decay`` (when ``module`` trains HELU_σ).
+    """
+    callbacks, train_split = split_and_callbacks(
+        getattr(estimator, "train_split", None), getattr(estimator, "patience", None),
+        estimator.random_state, stratified=stratified)
+    if train_split is not None and wrap_split is not None:
+        train_split = wrap_split(train_split)
+    sigma = {}
+    if hasattr(estimator, "sigma") and trains_sigma(module):
+        sigma = {"sigma": estimator.sigma, "sigma_decay": estimator.sigma_decay}
+    return build_net(
+        module,
+        criterion,
+        optimizer=estimator.optimizer,
+        lr=estimator.lr,
+        lr_decay=estimator.lr_decay,
+        max_epochs=estimator.max_epochs,
+        batch_size=estimator.batch_size,
+        device=device,
+        verbose=int(estimator.verbose),
+        callbacks=callbacks,
+        train_split=train_split,
+        **sigma,
     )
 
 

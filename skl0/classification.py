@@ -3,55 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Real
 
 import numpy as np
 import torch
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.utils import to_numpy
 
 from ._inference import batched_forward
-from ._layers import EncoderHead
-from ._skorch import build_net, fit_net, resolve_optimizer, split_and_callbacks
+from ._skorch import resolve_optimizer
+from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
 from ._utils import as_float32, resolve_device
-from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES, L0Encoder
-
-# Parameters shared by the task-driven wrappers (L0Classifier, L0Clusterer).
-_WRAPPER_CONSTRAINTS = {
-    "encoder": [HasMethods(["fit", "transform"]), None],
-    **{key: _COMMON_CONSTRAINTS[key] for key in (
-        "max_epochs", "batch_size", "lr", "optimizer", "lr_decay", "device", "random_state",
-        "verbose")},
-    "sigma": [Interval(Real, 0, 1, closed="both")],
-    "sigma_decay": [Interval(Real, 1, None, closed="left")],
-}
-
-
-def _fit_encoder(encoder, X, device, random_state):
-    """Clone ``encoder`` (``None``: ``L0Encoder()``), give it the wrapper's device and seed, fit.
-
-    The unsupervised fit is the initialisation of the task-driven net; the fitted encoder
-    must expose its torch module as ``net_.module_`` (all skl0 encoders do).
-    """
-    enc = L0Encoder() if encoder is None else clone(encoder)
-    params = enc.get_params(deep=False)
-    enc.set_params(**{key: value for key, value in
-                      (("device", device), ("random_state", random_state)) if key in params})
-    enc.fit(X)
-    module = getattr(getattr(enc, "net_", None), "module_", None)
-    if not isinstance(module, torch.nn.Module) or not hasattr(module, "n_components"):
-        raise TypeError(
-            f"encoder must be an skl0 encoder (L0Encoder, MSparseEncoder, LISTAEncoder) whose "
-            f"fitted `net_.module_` is the torch encoder; got {type(encoder).__name__}"
-        )
-    return enc
+from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 
 
 class WeightedCrossEntropy(torch.nn.Module):
@@ -81,14 +49,7 @@ class _SplitOnLabels:
         return self.split(dataset, labels, groups)
 
 
-def _trunk_sigma_kwargs(trunk, sigma, sigma_decay):
-    """The σ schedule applies when the trunk has HELU_σ neurons (an ℓ0 encoder)."""
-    if any(getattr(m, "kind", None) == "l0" for m in trunk.modules()):
-        return {"sigma": sigma, "sigma_decay": sigma_decay}
-    return {}
-
-
-class L0Classifier(ClassifierMixin, BaseEstimator):
+class L0Classifier(ClassifierMixin, _TaskDrivenBase):
     """Task-driven classifier: a deep ℓ0 encoder → linear → softmax, trained end to end.
 
     The "Task-Driven Optimization" of Wang, Ling and Huang (2016) for classification.
@@ -270,46 +231,19 @@ default="adam"
                 f"({self.classes_[0]!r})"
             )
         y_index = label_encoder.transform(y).astype(np.int64)
-        device = resolve_device(self.device)
+        resolve_device(self.device)
         resolve_optimizer(self.optimizer)
 
-        self.encoder_ = _fit_encoder(self.encoder, X, self.device, self.random_state)
-        trunk = self.encoder_.net_.module_
-        module = EncoderHead(trunk, len(self.classes_))
-        # the codes of the trunk, as the net computes them (an encoder's transform may add
-        # steps that are not part of the net)
-        codes = batched_forward(trunk, X, self.encoder_.net_.device, np.float64)
-        module.init_head(*self._logistic_init(codes, y_index, weights))
-
-        callbacks, train_split = split_and_callbacks(
-            self.train_split, self.patience, self.random_state, stratified=True)
-        criterion, target = torch.nn.CrossEntropyLoss(), y_index
+        self._start_encoder(X)
+        codes = self._trunk_codes(X)
+        head = self._logistic_init(codes, y_index, weights)
+        criterion, target, wrap_split = torch.nn.CrossEntropyLoss(), y_index, None
         if weights is not None:
             criterion = WeightedCrossEntropy()
             target = np.column_stack([y_index, weights]).astype(np.float32)
-            if train_split is not None:
-                train_split = _SplitOnLabels(train_split)
-        net = build_net(
-            module,
-            criterion,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            lr_decay=self.lr_decay,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            device=device,
-            verbose=int(self.verbose),
-            callbacks=callbacks,
-            train_split=train_split,
-            **_trunk_sigma_kwargs(trunk, self.sigma, self.sigma_decay),
-        )
-        if self.max_epochs > 0:
-            fit_net(net, as_float32(X), target, self.random_state)
-        else:
-            net.initialize()
-        self.net_ = net
-        self.history_ = net.history
-        self.encoder_._sync_from_module()
+            wrap_split = _SplitOnLabels
+        self._train_end_to_end(head, criterion, as_float32(X), target, self.random_state,
+                               stratified=True, wrap_split=wrap_split)
         return self
 
     def _logistic_init(self, codes, y_index, sample_weight=None):

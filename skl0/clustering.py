@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
+from sklearn.base import ClusterMixin, _fit_context
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -19,10 +19,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._inference import batched_forward
-from ._layers import ClusteringLoss, EncoderHead
-from ._skorch import build_net, fit_net, resolve_optimizer
+from ._layers import ClusteringLoss
+from ._skorch import resolve_optimizer
+from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
 from ._utils import as_float32, resolve_device, torch_seed
-from .classification import _WRAPPER_CONSTRAINTS, _fit_encoder, _trunk_sigma_kwargs
 from .encoders import _FLOAT_DTYPES, L0Encoder
 
 _SMOOTHING = 0.1  # label smoothing of the targets q
@@ -101,7 +101,7 @@ def _spectral_partition(X, n_clusters, n_neighbors, n_init, seed):
     return _kmeans(embedding, n_clusters, n_init, seed)
 
 
-class L0Clusterer(ClusterMixin, BaseEstimator):
+class L0Clusterer(ClusterMixin, _TaskDrivenBase):
     """Task-driven clustering on a deep ℓ0 encoder, trained end to end.
 
     The clustering model of Wang, Ling and Huang (2016): the confidence that a sample
@@ -258,6 +258,9 @@ default="adam"
         self.random_state = random_state
         self.verbose = verbose
 
+    def _default_encoder(self, X):
+        return L0Encoder(n_components=min(X.shape[1], 128))
+
     def _say(self, message, clock):
         if self.verbose:
             print(f"[L0Clusterer] {message} ({time.perf_counter() - clock:.1f} s)", flush=True)
@@ -286,23 +289,15 @@ default="adam"
         if self.n_clusters == 1:
             warnings.warn("n_clusters=1: every sample is put in the one cluster.",
                           UserWarning, stacklevel=2)
-        device = resolve_device(self.device)
+        resolve_device(self.device)
         resolve_optimizer(self.optimizer)
         seed = torch_seed(self.random_state) % (2**32)
 
         clock = time.perf_counter()
-        encoder = self.encoder
-        if encoder is None:
-            encoder = L0Encoder(n_components=min(X.shape[1], 128))
-        if self.verbose and "verbose" in encoder.get_params(deep=False):
-            encoder = clone(encoder).set_params(verbose=self.verbose)
-        self.encoder_ = _fit_encoder(encoder, X, self.device, self.random_state)
+        self._start_encoder(X)
         self._say("encoder fitted", clock)
-        trunk = self.encoder_.net_.module_
-        module = EncoderHead(trunk, self.n_clusters)
         X32 = as_float32(X)
-        codes = batched_forward(trunk, X32, self.encoder_.net_.device, np.float64,
-                                check_finite=True)
+        codes = self._trunk_codes(X32, check_finite=True)
 
         clock = time.perf_counter()
         if self.init == "spectral":
@@ -312,30 +307,11 @@ default="adam"
             targets = _kmeans(codes, self.n_clusters, self.n_init, seed)
         self.init_labels_ = targets
         self._say(f"initial partition ({self.init})", clock)
-        module.init_head(*_centroid_head(codes, targets, self.n_clusters))
-
-        net = build_net(
-            module,
-            ClusteringLoss(self.balance),
-            optimizer=self.optimizer,
-            lr=self.lr,
-            lr_decay=self.lr_decay,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            device=device,
-            verbose=int(self.verbose),
-            **_trunk_sigma_kwargs(trunk, self.sigma, self.sigma_decay),
-        )
-        if self.max_epochs > 0:
-            q = np.full((X32.shape[0], self.n_clusters), _SMOOTHING / self.n_clusters,
-                        dtype=np.float32)
-            q[np.arange(X32.shape[0]), targets] += 1.0 - _SMOOTHING
-            fit_net(net, X32, q, seed)
-        else:
-            net.initialize()
-        self.net_ = net
-        self.history_ = net.history
-        self.encoder_._sync_from_module()
+        q = np.full((X32.shape[0], self.n_clusters), _SMOOTHING / self.n_clusters,
+                    dtype=np.float32)
+        q[np.arange(X32.shape[0]), targets] += 1.0 - _SMOOTHING
+        self._train_end_to_end(_centroid_head(codes, targets, self.n_clusters),
+                               ClusteringLoss(self.balance), X32, q, seed)
         self.labels_ = np.argmax(self._scores(X), axis=1)
         self.n_clusters_used_ = int(np.unique(self.labels_).size)
         if self.n_clusters_used_ < self.n_clusters:

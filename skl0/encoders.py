@@ -22,11 +22,10 @@ from ._layers import UnfoldedEncoder
 from ._pursuit import PursuitEncoder
 from ._skorch import (
     _OPTIMIZERS,
-    build_net,
+    estimator_net,
     fit_net,
     partial_fit_net,
     resolve_optimizer,
-    split_and_callbacks,
 )
 from ._solvers import (
     fista,
@@ -114,7 +113,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             phases.update(targets=0.0, training=0.0)
         self.fit_times_ = phases
         self.net_ = net
-        self._sync_from_module()
+        self.history_ = net.history
         self._fit_pursuit(X32, codes)
         return self
 
@@ -157,7 +156,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         phases["training"] = time.perf_counter() - clock
         self.fit_times_ = phases
         self.net_ = net
-        self._sync_from_module()
+        self.history_ = net.history
         if first:
             self._fit_pursuit(X32, codes)
         return self
@@ -195,7 +194,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         step = 1.0 / max(spectral_norm_sq(Ct), np.finfo(np.float32).tiny)
         self.step_ = float(step)
         module = self._make_module(Ct.cpu(), step)
-        net = self._build_net(module, torch.nn.MSELoss(), device)
+        net = estimator_net(self, module, torch.nn.MSELoss(), device)
         net.initialize()
         return net, Xt, Ct, phases
 
@@ -250,27 +249,6 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         C = C.cpu().double().numpy()
         return _unit_norm_atoms(C, torch_seed(self.random_state))
 
-    def _build_net(self, module, criterion, device):
-        callbacks, train_split = split_and_callbacks(
-            self.train_split, self.patience, self.random_state, stratified=False)
-        return build_net(
-            module,
-            criterion,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            lr_decay=self.lr_decay,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            device=device,
-            verbose=int(self.verbose),
-            callbacks=callbacks,
-            train_split=train_split,
-            **self._sigma_kwargs(),
-        )
-
-    def _sigma_kwargs(self):
-        return {}
-
     def _make_module(self, C, step):
         p, m = C.shape
         module = UnfoldedEncoder(m, p, n_stages=self.n_stages, kind=self._kind,
@@ -284,14 +262,6 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _init_kwargs(self, step):
         return {}
-
-    def _sync_from_module(self):
-        """Refresh the fitted attributes that mirror the module (after any training)."""
-        self.history_ = self.net_.history
-        theta = getattr(self.net_.module_, "theta", None)
-        if theta is not None:
-            self.thresholds_ = theta.detach().clamp_min(0).cpu().numpy().astype(
-                self.components_.dtype)
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
@@ -358,6 +328,13 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _progress(self):
         return bool(self.verbose)
+
+
+def _thresholds(encoder):
+    """θ of the fitted net, in the dtype of ``components_`` (``thresholds_``)."""
+    check_is_fitted(encoder, "net_")
+    theta = encoder.net_.module_.theta.detach().clamp_min(0).cpu().numpy()
+    return theta.astype(encoder.components_.dtype)
 
 
 def _unit_norm_atoms(C, seed):
@@ -587,6 +564,11 @@ class L0Encoder(_BaseUnfoldedEncoder):
                 stacklevel=3,
             )
 
+    @property
+    def thresholds_(self):
+        """θ of the trained net (read from it, so fine-tuning by a wrapper shows)."""
+        return _thresholds(self)
+
     def _dictionary_l1_alpha(self):
         return l1_start_weight(self.alpha)
 
@@ -603,9 +585,6 @@ class L0Encoder(_BaseUnfoldedEncoder):
     def _targets(self, X, C, step):
         return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,
                              progress=self._progress())
-
-    def _sigma_kwargs(self):
-        return {"sigma": self.sigma, "sigma_decay": self.sigma_decay}
 
     def _fit_pursuit(self, X, codes):
         p = self.components_.shape[0]
@@ -806,6 +785,11 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    @property
+    def thresholds_(self):
+        """θ of the trained net (read from it, so fine-tuning by a wrapper shows)."""
+        return _thresholds(self)
 
     def _dictionary_l1_alpha(self):
         return float(self.alpha)

@@ -280,3 +280,35 @@ def test_sample_weight_with_a_stratified_validation_split_and_in_a_pipeline(digi
                                                         max_epochs=1, **WRAP))
     pipe.fit(X, y, l0classifier__sample_weight=w)
     assert pipe.score(X, y) > 0.5
+
+
+def test_frozen_fitted_encoder_is_the_start_and_is_left_as_it_is(digits):
+    # FrozenEstimator(fitted): no second unsupervised fit; the classifier trains a copy
+    from sklearn.exceptions import NotFittedError
+    from sklearn.frozen import FrozenEstimator
+
+    X, y, X_test, y_test = digits
+    enc = L0Encoder(32, alpha=0.05, max_epochs=2, dict_max_iter=2, device="cpu",
+                    random_state=0).fit(X)
+    before = {k: v.clone() for k, v in enc.net_.module_.state_dict().items()}
+    codes = enc.transform(X_test)
+    head_only = L0Classifier(FrozenEstimator(enc), max_epochs=0, **WRAP).fit(X, y)
+    assert head_only.encoder_ is not enc
+    np.testing.assert_array_equal(head_only.encoder_.components_, enc.components_)
+    np.testing.assert_array_equal(head_only.encoder_.transform(X_test), codes)
+    tuned = L0Classifier(FrozenEstimator(enc), max_epochs=3, **WRAP).fit(X, y)
+    assert tuned.score(X_test, y_test) > 0.8
+    assert not np.array_equal(tuned.encoder_.thresholds_, enc.thresholds_)  # fine-tuned copy
+    for key, value in enc.net_.module_.state_dict().items():
+        assert torch.equal(value, before[key]), key  # the caller's encoder untouched
+    np.testing.assert_array_equal(enc.transform(X_test), codes)
+    # the same as fitting a clone with the wrapper's seed and device
+    direct = L0Classifier(clone(enc), max_epochs=3, **WRAP).fit(X, y)
+    np.testing.assert_allclose(direct.predict_proba(X_test), tuned.predict_proba(X_test),
+                               atol=1e-5)
+    assert clone(tuned).encoder.estimator is enc  # cloning keeps the frozen encoder
+
+    with pytest.raises(NotFittedError, match="FrozenEstimator of an unfitted L0Encoder"):
+        L0Classifier(FrozenEstimator(L0Encoder(8)), **WRAP).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on 64 features"):
+        L0Classifier(FrozenEstimator(enc), **WRAP).fit(X[:, :10], y)

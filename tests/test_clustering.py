@@ -224,3 +224,16 @@ def test_nested_encoder_params_and_predict_on_new_samples(blobs):
     cl.fit(X[:200])
     assert cl.encoder_.n_components == 12
     assert clustering_error(y[200:], cl.predict(X[200:])) == 0.0
+
+
+def test_frozen_fitted_encoder_is_the_start(blobs):
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = blobs
+    enc = L0Encoder(16, alpha=0.05, device="cpu", random_state=0, **FAST).fit(X)
+    components = enc.components_.copy()
+    cl = L0Clusterer(3, FrozenEstimator(enc), max_epochs=2, **WRAP).fit(X)
+    direct = L0Clusterer(3, clone(enc), max_epochs=2, **WRAP).fit(X)
+    np.testing.assert_array_equal(cl.labels_, direct.labels_)
+    np.testing.assert_array_equal(enc.components_, components)
+    assert cl.encoder_ is not enc

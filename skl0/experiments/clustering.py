@@ -17,18 +17,15 @@ import time
 import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
+from sklearn.frozen import FrozenEstimator
 
 from .. import L0Clusterer, L0Encoder, MSparseEncoder
-from .. import clustering as _clustering
-from .._inference import batched_forward
 from .._progress import progress_bar
-from .._utils import as_float32
 from ..metrics import clustering_scores
 from . import result_stem
 from .classification import (
     M_VALUES,
     load,
-    reuse_fitted_encoder,
     settings,
     sort_rows,
     write_table,
@@ -72,17 +69,15 @@ def run(experiment="clustering", *, dataset=None, n_components=(128, 256, 512), 
         t0 = time.perf_counter()
         frozen = clone(enc).fit(X)
         t_encoder = time.perf_counter() - t0
-        codes = batched_forward(frozen.net_.module_, as_float32(X), frozen.net_.device,
-                                np.float64)
+        codes = frozen.set_params(pursuit=False).transform(X)  # the net's codes
         labels = KMeans(k, n_init=10, random_state=seed).fit_predict(codes)
         rows.append({"method": f"KMeans ({name} codes, frozen)", "p": p, **_scores(y, labels),
                      "seconds": time.perf_counter() - t0})
         t0 = time.perf_counter()
-        clusterer = L0Clusterer(k, enc, device=device, random_state=seed)
+        clusterer = L0Clusterer(k, FrozenEstimator(frozen), device=device, random_state=seed)
         if epochs is not None:
             clusterer.set_params(max_epochs=epochs)
-        with reuse_fitted_encoder(_clustering, frozen):
-            labels = clusterer.fit(X).labels_
+        labels = clusterer.fit(X).labels_
         rows.append({"method": f"L0Clusterer ({name})", "p": p, **_scores(y, labels),
                      "seconds": t_encoder + time.perf_counter() - t0})
     rows = sort_rows(rows, "KMeans (pixels)")
