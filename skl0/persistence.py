@@ -26,8 +26,11 @@ trusted=trusted_types())`` loads a model without ``trusted=True``. :func:`dump` 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import HasMethods, validate_params
 from skops.io import _audit, _utils, get_untrusted_types
 from skops.io import dump as _sio_dump
 from skops.io import dumps as _sio_dumps
@@ -101,6 +104,7 @@ _TRUSTED = [
 ]
 
 
+@validate_params({}, prefer_skip_nested_validation=True)
 def trusted_types():
     """The names of the types a fitted skl0 model needs trusted by :func:`skops.io.load`.
 
@@ -114,6 +118,11 @@ def trusted_types():
     names : list of str
         Fully qualified type names, for ``skops.io.load(file, trusted=names)``.
 
+    See Also
+    --------
+    load : :func:`skops.io.load` with these names trusted.
+    skops.io.get_untrusted_types : The types of a file that are not trusted by default.
+
     Examples
     --------
     >>> from skl0.persistence import trusted_types
@@ -125,6 +134,7 @@ def trusted_types():
     return list(_TRUSTED)
 
 
+@validate_params({"device": [str, torch.device]}, prefer_skip_nested_validation=True)
 def map_device(device):
     """The device a tensor saved on ``device`` is loaded onto here.
 
@@ -141,6 +151,17 @@ def map_device(device):
     device : str
         ``"cpu"`` or the CUDA device, as a string.
 
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a torch device string.
+    skops.io.exceptions.UnsupportedTypeException
+        If it is a device other than the CPU or CUDA.
+
+    See Also
+    --------
+    load : Loads saved tensors onto this device.
+
     Examples
     --------
     >>> from skl0.persistence import map_device
@@ -150,7 +171,10 @@ def map_device(device):
     >>> map_device("cuda:0") == ("cuda:0" if torch.cuda.is_available() else "cpu")
     True
     """
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:  # torch's own error for an unknown device string
+        raise ValueError(f"device={device!r} is not a torch device") from exc
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             return "cpu"
@@ -291,6 +315,10 @@ _register()
 
 
 # ------------------------------------------------------------------------ the calls
+@validate_params(
+    {"estimator": "no_validation", "file": [str, os.PathLike, HasMethods(["write"])]},
+    prefer_skip_nested_validation=True,
+)
 def dump(estimator, file, **kwargs):
     """Save a fitted skl0 estimator (or any object holding one) with :func:`skops.io.dump`.
 
@@ -304,6 +332,12 @@ def dump(estimator, file, **kwargs):
         Where to write (skops' zip format; ``.skops`` is the usual extension).
     **kwargs
         Passed to :func:`skops.io.dump` (``compression``, ``compresslevel``).
+
+    See Also
+    --------
+    load : Load what this wrote.
+    dumps : The same, to bytes.
+    skops.io.dump : What this calls.
 
     Examples
     --------
@@ -321,6 +355,7 @@ def dump(estimator, file, **kwargs):
     _sio_dump(estimator, file, **kwargs)
 
 
+@validate_params({"estimator": "no_validation"}, prefer_skip_nested_validation=True)
 def dumps(estimator, **kwargs):
     """The bytes :func:`dump` would write.
 
@@ -335,6 +370,11 @@ def dumps(estimator, **kwargs):
     -------
     data : bytes
 
+    See Also
+    --------
+    loads : Load these bytes.
+    dump : The same, to a file.
+
     Examples
     --------
     >>> import numpy as np
@@ -348,6 +388,19 @@ def dumps(estimator, **kwargs):
     return _sio_dumps(estimator, **kwargs)
 
 
+def _check_trusted(trusted):
+    """The extra trusted types as a list: names or types, never a lone string's letters."""
+    trusted = list(trusted)
+    for entry in trusted:
+        if not isinstance(entry, str | type):
+            raise ValueError(f"trusted must hold type names (str) or types; got {entry!r}")
+    return trusted
+
+
+@validate_params(
+    {"file": [str, os.PathLike, HasMethods(["read", "seek"])], "trusted": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def load(file, trusted=()):
     """Load a file of :func:`dump` with :func:`skops.io.load`, trusting only
     :func:`trusted_types` and the names in ``trusted``.
@@ -368,6 +421,18 @@ def load(file, trusted=()):
     -------
     estimator : object
 
+    Raises
+    ------
+    skops.io.exceptions.UntrustedTypesFoundException
+        If the file holds a type that is not trusted.
+
+    See Also
+    --------
+    dump : Write the file this loads.
+    loads : The same, from bytes.
+    trusted_types : The types trusted without ``trusted``.
+    skops.io.load : What this calls.
+
     Examples
     --------
     >>> import io, numpy as np
@@ -384,9 +449,13 @@ def load(file, trusted=()):
     >>> np.array_equal(load(buffer).transform(X), pipe.transform(X))
     True
     """
-    return _sio_load(file, trusted=trusted_types() + list(trusted))
+    return _sio_load(file, trusted=trusted_types() + _check_trusted(trusted))
 
 
+@validate_params(
+    {"data": [bytes, bytearray], "trusted": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def loads(data, trusted=()):
     """:func:`load` from bytes.
 
@@ -401,6 +470,11 @@ def loads(data, trusted=()):
     -------
     estimator : object
 
+    See Also
+    --------
+    dumps : The bytes this loads.
+    load : The same, from a file.
+
     Examples
     --------
     >>> import numpy as np
@@ -411,4 +485,4 @@ def loads(data, trusted=()):
     >>> loads(dumps(enc)).n_components
     4
     """
-    return _sio_loads(data, trusted=trusted_types() + list(trusted))
+    return _sio_loads(data, trusted=trusted_types() + _check_trusted(trusted))

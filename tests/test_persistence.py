@@ -14,6 +14,7 @@ import torch
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 sio = pytest.importorskip("skops.io")
 
@@ -204,3 +205,35 @@ def test_training_goes_on_after_loading_as_on_the_original(data, make):
     est.partial_fit(X[20:])
     again.partial_fit(X[20:])
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, param",
+    [
+        ("dump", {"estimator": None, "file": 3}, "file"),
+        ("dump", {"estimator": None, "file": b"model.skops"}, "file"),
+        ("load", {"file": None}, "file"),
+        ("load", {"file": io.BytesIO(), "trusted": "os.system"}, "trusted"),
+        ("load", {"file": io.BytesIO(), "trusted": 1}, "trusted"),
+        ("loads", {"data": "not bytes"}, "data"),
+        ("loads", {"data": b"", "trusted": None}, "trusted"),
+        ("map_device", {"device": 0}, "device"),
+        ("map_device", {"device": None}, "device"),
+    ],
+)
+def test_public_functions_name_the_invalid_parameter(name, kwargs, param):
+    # scikit-learn's InvalidParameterError, a ValueError and a TypeError; nothing is read
+    func = getattr(persistence, name)
+    with pytest.raises(InvalidParameterError, match=f"'{param}' parameter of {name}"):
+        func(**kwargs)
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        func(**kwargs)
+
+
+def test_trusted_entries_and_device_strings_are_checked():
+    with pytest.raises(ValueError, match="trusted must hold type names"):
+        persistence.loads(b"", trusted=["sklearn.preprocessing.StandardScaler", 3])
+    with pytest.raises(ValueError, match="'tpu:0' is not a torch device"):
+        persistence.map_device("tpu:0")
+    with pytest.raises(TypeError, match="positional argument"):
+        persistence.trusted_types("extra")
