@@ -422,7 +422,7 @@ class UnfoldedEncoder(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------
-# Task-driven nets (L0Classifier, L0Clusterer) and the fully-connected baseline encoder
+# Task-driven nets (L0Classifier, L0Clusterer)
 
 
 class EncoderHead(nn.Module):
@@ -514,59 +514,3 @@ class ClusteringLoss(nn.Module):
 
     def extra_repr(self):
         return f"balance={self.balance}"
-
-
-class BaselineEncoder(nn.Module):
-    """The paper's fully-connected baseline: 3 hidden ReLU layers of width p, with dropout.
-
-    ``x → [Linear(m, p) → ReLU → Dropout] → [Linear(p, p) → ReLU → Dropout]
-    → [Linear(p, p) → ReLU → Dropout] → Linear(p, p)``: three hidden layers of
-    dimension p with ReLU neurons, the units retained with probabilities
-    ``keep_probs`` (0.9, 0.9, 0.5 in the paper) while training, and a linear output of
-    dimension p (codes can be negative). Used as a code regressor (trained with the
-    squared error to the optimal codes) or as a classifier trunk.
-
-    Parameters
-    ----------
-    n_features : int
-        Input dimension m.
-    n_components : int
-        p, the width of the hidden layers and of the output.
-    keep_probs : tuple of 3 floats in (0, 1], default=(0.9, 0.9, 0.5)
-        Probabilities of retaining the units of the three hidden layers.
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = BaselineEncoder(4, 8).eval()
-    >>> net(torch.ones(2, 4)).shape
-    torch.Size([2, 8])
-    """
-
-    def __init__(self, n_features, n_components, keep_probs=(0.9, 0.9, 0.5)):
-        super().__init__()
-        keep_probs = tuple(float(k) for k in keep_probs)
-        if len(keep_probs) != 3 or not all(0 < k <= 1 for k in keep_probs):
-            raise ValueError(f"keep_probs must be 3 numbers in (0, 1], got {keep_probs!r}")
-        self.n_features = int(n_features)
-        self.n_components = int(n_components)
-        self.keep_probs = keep_probs
-        layers = []
-        width_in = self.n_features
-        for keep in keep_probs:
-            layers += [nn.Linear(width_in, self.n_components), nn.ReLU(),
-                       nn.Dropout(p=1.0 - keep)]
-            width_in = self.n_components
-        self.hidden = nn.Sequential(*layers)
-        self.output = nn.Linear(self.n_components, self.n_components)
-
-    def forward(self, X):
-        return self.output(self.hidden(X))
-
-    def flops_per_sample(self):
-        """Multiply-adds of one forward pass, counting 2 flops each (for benchmarks)."""
-        m, p = self.n_features, self.n_components
-        return 2 * m * p + 2 * 3 * p * p
-
-    def extra_repr(self):
-        return f"keep_probs={self.keep_probs}"

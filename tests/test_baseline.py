@@ -1,13 +1,8 @@
-import pickle
-
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
 
-from skl0 import L0Classifier
-from skl0._baseline import _BaselineRegressor
-from skl0._layers import BaselineEncoder
+from skl0.experiments.baseline import BaselineEncoder, fit_baseline
 from skl0.metrics import code_prediction_error
 
 
@@ -29,43 +24,24 @@ def test_architecture_is_the_papers():
         BaselineEncoder(10, 16, keep_probs=(0.9, 0.0, 0.5))
 
 
-@pytest.fixture(scope="module")
-def regression_problem():
+def test_fit_baseline_learns_codes_and_is_seeded():
     rng = np.random.default_rng(0)
     D = rng.standard_normal((12, 20))
     codes = np.zeros((600, 12))
     for i in range(600):
         codes[i, rng.choice(12, 3, replace=False)] = rng.uniform(1, 2, 3)
-    return codes @ D, codes
-
-
-def test_regressor_learns_codes(regression_problem):
-    X, codes = regression_problem
-    kwargs = {"lr": 1e-2, "batch_size": 32, "device": "cpu", "random_state": 0}
-    untrained = _BaselineRegressor(max_epochs=0, **kwargs).fit(X[:500], codes[:500])
-    reg = _BaselineRegressor(max_epochs=40, **kwargs).fit(X[:500], codes[:500])
-    assert reg.net_.module_.n_components == 12
-    err = code_prediction_error(codes[500:], reg.transform(X[500:]))
-    err0 = code_prediction_error(codes[500:], untrained.transform(X[500:]))
+    X = codes @ D
+    kwargs = {"lr": 1e-2, "batch_size": 32, "seed": 0}
+    state = torch.random.get_rng_state()
+    untrained = fit_baseline(X[:500], codes[:500], max_epochs=0, **kwargs)
+    net = fit_baseline(X[:500], codes[:500], max_epochs=40, **kwargs)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's stream untouched
+    test = X[500:].astype(np.float32)
+    err = code_prediction_error(codes[500:], net.predict(test))
+    err0 = code_prediction_error(codes[500:], untrained.predict(test))
     assert err < 0.7 and err < 0.75 * err0  # predicting zeros scores 1
-    assert len(reg.history_) == 40
-    loaded = pickle.loads(pickle.dumps(reg))
-    np.testing.assert_array_equal(loaded.transform(X[500:]), reg.transform(X[500:]))
-
-
-def test_regressor_checks_n_components(regression_problem):
-    X, codes = regression_problem
-    with pytest.raises(ValueError, match="n_components=5"):
-        _BaselineRegressor(5, max_epochs=1, device="cpu").fit(X, codes)
-
-
-def test_as_classifier_trunk():
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
-    trunk = _BaselineRegressor(32, device="cpu")  # fitted without codes: initialised only
-    clf = L0Classifier(trunk, max_epochs=8, lr=1e-2, batch_size=64, device="cpu",
-                       random_state=0)
-    clf.fit(X[:500], y[:500])
-    assert clf.score(X[500:800], y[500:800]) > 0.6  # chance: 0.1
-    assert clf.encoder_.random_state == 0
-    assert clf.encoder_.transform(X[:5]).shape == (5, 32)
+    assert len(net.history) == 40
+    again = fit_baseline(X[:500], codes[:500], max_epochs=3, **kwargs)
+    np.testing.assert_array_equal(again.predict(test),
+                                  fit_baseline(X[:500], codes[:500], max_epochs=3,
+                                               **kwargs).predict(test))

@@ -28,3 +28,21 @@ def result_stem(experiment, dataset, *, seed=0, tag=None):
     """
     parts = [experiment, dataset, tag, f"seed{seed}" if seed else None]
     return "_".join(str(part) for part in parts if part)
+
+
+def mean_objective(X, codes, dictionary, *, alpha=None):
+    """The mean over samples of ``0.5 ||x - a D||² + alpha ||a||_0`` (``alpha`` given), else
+    of the M-sparse residual ``||x - a D||²``, in float64.
+
+    >>> import numpy as np
+    >>> X, D = np.ones((2, 3)), np.eye(3)
+    >>> mean_objective(X, np.ones((2, 3)), D), mean_objective(X, np.zeros((2, 3)), D, alpha=1)
+    (0.0, 1.5)
+    """
+    import numpy as np
+
+    X, codes, D = (np.asarray(a, dtype=np.float64) for a in (X, codes, dictionary))
+    residual = ((X - codes @ D) ** 2).sum(axis=1)
+    if alpha is None:
+        return float(residual.mean())
+    return float((0.5 * residual + alpha * np.count_nonzero(codes, axis=1)).mean())

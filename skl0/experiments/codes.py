@@ -43,13 +43,9 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from torch import nn
 
 from .. import L0Encoder, MSparseEncoder
-from .._inference import batched_forward
-from .._layers import BaselineEncoder
 from .._progress import progress_bar
-from .._skorch import build_net, fit_net
 from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spectral_norm_sq
 from .._utils import resolve_device
 from ..datasets import (
@@ -61,6 +57,7 @@ from ..datasets import (
 )
 from ..metrics import code_prediction_error, support_error
 from . import result_stem
+from .baseline import fit_baseline
 
 __all__ = ["run", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
 
@@ -403,23 +400,6 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
     return C, step, codes["train"], codes["test"], extra
 
 
-# ------------------------------------------------------------------------- baseline encoder
-
-
-def fit_baseline(Xtr, codes, *, max_epochs, seed, device, lr=1e-3, lr_decay=0.98):
-    """Train the paper's baseline encoder as a regressor to the codes (MSE, Adam, skorch).
-
-    :class:`~skl0._layers.BaselineEncoder`: three hidden ReLU layers of width p, dropout with
-    retain probabilities 0.9 / 0.9 / 0.5 while training, a linear output of width p.
-    """
-    torch.manual_seed(seed)
-    module = BaselineEncoder(Xtr.shape[1], codes.shape[1])
-    net = build_net(module, nn.MSELoss(), optimizer="adam", lr=lr, lr_decay=lr_decay,
-                    max_epochs=max_epochs, batch_size=128, device=device, verbose=0)
-    fit_net(net, Xtr, np.asarray(codes, dtype=np.float32), seed)
-    return net
-
-
 # ---------------------------------------------------------------------- deep encoders
 
 
@@ -504,10 +484,9 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
 
     net, t_fit = _timed(lambda: fit_baseline(Xfit, Afit, max_epochs=settings["baseline_epochs"],
                                              seed=seed, device=device))
-    A, t = _timed(lambda: batched_forward(net.module_, Xte, net.device, np.float32))
+    A, t = _timed(lambda: net.predict(Xte))
     add("Baseline encoder", "encoder", A, n_iter=3, fit_s=t_fit, encode_s=t,
-        train_A=batched_forward(net.module_, Xtr, net.device, np.float32),
-        epochs=len(net.history))
+        train_A=net.predict(Xtr), epochs=len(net.history))
 
     # the paper's network: its own codes, no pursuit
     params = {"max_epochs": settings["max_epochs"], "pursuit": False, **(encoder_params or {})}

@@ -19,11 +19,10 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from .. import L0Encoder, MSparseEncoder, iht
+from .. import L0Encoder, MSparseEncoder, iht, sparse_encode
 from .._progress import progress_bar
-from .._solvers import l0_objective, msparse_objective, optimal_codes
-from .._utils import resolve_device
 from ..metrics import code_prediction_error, support_error
+from . import mean_objective
 
 N_COMPONENTS = 128
 ALPHA = 0.25  # the paper's λ = 0.5 (threshold λ^0.5 at unit step) in skl0's ½-objective
@@ -81,7 +80,8 @@ def run(seed=0, device="auto", max_epochs=None, verbose=True):
         tables (held-out digits) and the demo's wall-clock time.
     """
     clock = time.perf_counter()
-    device = resolve_device(device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     epochs = MAX_EPOCHS if max_epochs is None else max_epochs
     X, y = load_digits(return_X_y=True)
     Xtr, Xte = train_test_split(X, test_size=0.2, random_state=seed, stratify=y)
@@ -100,20 +100,15 @@ def run(seed=0, device="auto", max_epochs=None, verbose=True):
     steps.update()
 
     steps.set_postfix_str("optimal codes (test)")
-    Xt = torch.as_tensor(Xte, dtype=torch.float32, device=device)
-    Ct = torch.as_tensor(D, dtype=torch.float32, device=device)
-    target_l0 = optimal_codes(Xt, Ct, alpha=ALPHA).cpu().numpy()
-    target_ms = optimal_codes(Xt, Ct, n_nonzero_coefs=N_NONZERO).cpu().numpy()
+    target_l0 = sparse_encode(Xte, D, alpha=ALPHA, device=device)
+    target_ms = sparse_encode(Xte, D, n_nonzero_coefs=N_NONZERO, device=device)
     steps.update()
 
     def obj_l0(A):
-        return float(l0_objective(torch.as_tensor(Xte), torch.as_tensor(A, dtype=torch.float64),
-                                  torch.as_tensor(D), ALPHA).mean())
+        return mean_objective(Xte, A, D, alpha=ALPHA)
 
     def obj_ms(A):
-        return float(msparse_objective(torch.as_tensor(Xte),
-                                       torch.as_tensor(A, dtype=torch.float64),
-                                       torch.as_tensor(D)).mean())
+        return mean_objective(Xte, A, D)
 
     steps.set_postfix_str("IHT baselines")
     rows_l0, rows_ms = [], []
