@@ -45,8 +45,7 @@ def _batch_workers(device, n, batch_size, share=False):
     torch has threads, one batch at a time with the whole intra-op pool is kept (no core
     idle). The batches are then evened out: as many as before, rounded up to a multiple of
     the workers, all of one size but a shorter last one, so that the threads' rows differ
-    by fewer than the number of batches (20,000 rows in 4,096-row shares were 3 shares for
-    one thread and 2 for the other: 1.14x slower at p = 128). Returns
+    by fewer than the number of batches (uneven shares leave a thread idle at the end). Returns
     ``(workers, batch_size)``.
     """
     threads = _threads_for()
@@ -166,7 +165,7 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     ``OMP_NUM_THREADS`` under ``n_jobs``) applies; torch's count is restored after.
 
     ``check_finite=True`` replaces scikit-learn's finiteness check of ``X`` (a single-threaded
-    pass over all of ``X``, 3 ms of a 20 ms transform at p = 128) by the sum of each float32
+    pass over all of ``X``) by the sum of each float32
     batch while it is in cache, on torch's threads. Only when the total is not finite is ``X``
     checked element-wise (:func:`_raise_unless_finite`), with scikit-learn's error messages.
     """

@@ -349,7 +349,7 @@ class UnfoldedEncoder(nn.Module):
           scaling by θ writes the output.
         * ``kind="msparse"``: :func:`skl0._kernels.keep_largest` per stage, whose CPU route
           finds each row's threshold with numpy's sort and builds the mask with numpy
-          (several times faster than ``topk`` and a torch mask; the same values); the last
+          (faster than ``topk`` and a torch mask; the same values); the last
           stage writes ``out`` directly. When M is at most 1/8 of p, each product by S
           takes the kept entries as a sparse CSR matrix (``M p`` instead of ``p²``
           multiply-adds per row; the same support, values to float rounding). The function
@@ -382,9 +382,7 @@ class UnfoldedEncoder(nn.Module):
                     u = torch.addmm(B, z, St)
                 keep_largest(u, M, out=out)
 
-            # numpy's sort runs on one thread: on the CPU whole batches side by side,
-            # one per thread, are faster than each operation split over torch's threads
-            # (4-25 % faster, 20k samples, 2 threads; for l0 it was up to 14 % slower)
+            # numpy's sort runs on one thread: whole batches side by side pay (docs/performance.md)
             run.batches_in_threads = True
             return run
         theta = self.theta.detach().clamp_min(_MIN_THETA)

@@ -56,9 +56,7 @@ _POWER_BLOCK = 16
 _MAX_BACKTRACK = 8
 # Plain IHT steps from zeros that make the second start of optimal_codes.
 _ZERO_START_ITERS = 10
-# Relative-change tolerance (at least) of the FISTA start of optimal_codes: a start, not an
-# answer (on MNIST patches at p = 512, 1e-4 instead of 1e-5 saves 15 % of the iterations for a
-# 0.1 % higher final l0 objective).
+# Relative-change tolerance (at least) of the FISTA start of optimal_codes: a start, not an answer.
 _L1_START_TOL = 1e-4
 # IHT iterations run from both starts before optimal_codes keeps the better one per sample.
 _RACE_ITERS = 50

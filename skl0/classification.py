@@ -77,6 +77,9 @@ class L0Classifier(ClassifierMixin, _TaskDrivenBase):
         ``None`` means ``L0Encoder()``. It is cloned; its own training parameters govern
         its unsupervised fit, and ``device`` and ``random_state`` are overridden by the
         classifier's. Tune it with nested names, e.g. ``encoder__n_nonzero_coefs``.
+        A fitted encoder wrapped in :class:`~sklearn.frozen.FrozenEstimator` is not
+        fitted again: a copy of it, on the classifier's device, starts the end-to-end
+        training, and the given encoder is left as it is.
     max_epochs : int, default=50
         Epochs of end-to-end training (``0``: no fine-tuning).
     batch_size : int, default=128
@@ -128,19 +131,10 @@ default="adam"
 
     Notes
     -----
-    The defaults were measured with ``L0Encoder(128)`` and
-    ``MSparseEncoder(128, n_nonzero_coefs=20)`` (their own defaults otherwise) on
-    sklearn's digits (per-sample standardised, stratified 70/30 split) and on the 5k
-    MNIST subset (16×16, stratified 80/20 split). Adam at 1e-3 with a 0.98 decay never
-    diverged; the test error reached its plateau after 10–25 epochs on digits (3.0 %
-    frozen → 1.9 %) and 40–60 on MNIST-5k (12.5 % frozen → 8.3 % for the ℓ0 encoder,
-    11.9 % → 7.0 % M-sparse), hence 50 epochs. ``lr=3e-4`` was slower with pre-trained
-    encoders (9.8 % on MNIST-5k) but better for an untrained one
-    (``L0Encoder(max_epochs=0)``: 7.0 % against 11.6 % at 1e-3). The paper's σ schedule
-    (``sigma_decay=10``) was no better on digits and turned the loss into NaN after 45
-    epochs (σ underflows float32); holding σ is the default. The logistic-regression
-    initialisation of ``(ω, b)`` gave the same error as a random one after 50 epochs
-    (within the ±0.8 % of 1,000 test digits) and is far better for short runs.
+    The defaults (Adam at ``lr=1e-3`` decaying by 0.98 per epoch, 50 epochs, σ held) were
+    chosen on digits and MNIST-5k (docs/history.md). An untrained trunk
+    (``max_epochs=0`` on the encoder) trains better with a smaller ``lr`` such as 3e-4. The
+    paper's σ schedule (``sigma_decay=10``) lets σ underflow float32 after some 40 epochs.
 
     See Also
     --------

@@ -112,7 +112,8 @@ class L0Clusterer(ClusterMixin, _TaskDrivenBase):
     and its label is ``argmax_j p_j``. The bias ``b`` is an addition to eq. 12. ``fit``
     runs four steps:
 
-    1. fit a clone of ``encoder`` on ``X`` (its own unsupervised ``fit``);
+    1. fit a clone of ``encoder`` on ``X`` (its own unsupervised ``fit``), or take a copy
+       of a fitted one given as ``FrozenEstimator(encoder)``;
     2. find an initial partition ``t`` of the training samples: with
        ``init="spectral"`` the spectral clustering of the k-nearest-neighbour graph of
        ``X``: ``X`` projected on its first ``min(50, n_features)`` principal components,
@@ -146,7 +147,9 @@ class L0Clusterer(ClusterMixin, _TaskDrivenBase):
         An unfitted skl0 encoder; ``None`` means
         ``L0Encoder(n_components=min(n_features, 128))``. It is cloned; its ``device``
         and ``random_state`` are overridden by the clusterer's. Tune it with nested
-        names, e.g. ``encoder__n_components``.
+        names, e.g. ``encoder__n_components``. A fitted encoder wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator` is not fitted again: a copy of it starts
+        the training, and the given encoder is left as it is.
     init : {"spectral", "kmeans"}, default="spectral"
         The initial partition (step 2 above).
     n_neighbors : int, default=10

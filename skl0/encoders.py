@@ -349,91 +349,9 @@ def _unit_norm_atoms(C, seed):
     return C / norms[:, None]
 
 
-_DOC_TRAINING = """
-    max_epochs : int, default=100
-        Training epochs of the unfolded net. ``0`` gives the untrained net initialised
-        from the dictionary, which is exactly ``n_stages`` solver iterations from zero.
-    batch_size : int, default=128
-        Mini-batch size of training.
-    lr : float, default=1e-3
-        Learning rate.
-    optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
-default="adam"
-        The paper used plain SGD at 0.01; it diverged here on MNIST for the ℓ0 encoder,
-        so Adam is the default.
-    lr_decay : float in (0, 1], default=0.98
-        Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
-    solver_max_iter : int, default=1000
-        Iteration cap of the solver that computes the training targets.
-    dict_max_iter : int, default=10
-        Maximum epochs of online dictionary learning when no ``dictionary`` is given
-        (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
-        its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
-        unit norm).
-    train_split : float in (0, 1), callable or None, default=None
-        Validation split of the training samples, as skorch's ``train_split``: a fraction
-        holds out that share of the samples at random (a ``skorch.dataset.ValidSplit``
-        seeded by ``random_state``); a callable (e.g. a ``ValidSplit``) is used as is;
-        ``None`` trains on everything. The held-out samples still shape the dictionary
-        and get their optimal codes; the net does not train on them, and
-        ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
-        computed as the net computes codes in ``transform`` (exact HELU / max-M; before
-        any pursuit).
-    patience : int or None, default=None
-        Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
-        ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
-        ``patience`` epochs, and keep the weights of its best epoch (also when
-        ``max_epochs`` ends the training first). ``None``: off.
-    device : str or torch.device, default="auto"
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds dictionary learning, the validation split (``train_split``) and the
-        shuffling of training batches.
-    verbose : int, default=0
-        ``1`` prints skorch's epoch table and a progress bar for the solver.
-"""
-
-_DOC_PURSUIT = """
-    pursuit : bool, default=True
-        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
-        (its last stage's input ``u_K``): orthogonal least squares over the
-        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
-        the atoms most correlated with the residual, keeping a sample's new code only
-        where its objective is lower. The coefficients are least-squares fits on the
-        support, as OMP's are. ``False`` returns the network's own codes, as in the
-        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
-    n_candidates : int or None, default=None
-        Atoms per sample the pursuit chooses from in each round (at most
-        ``n_components``). Where one pass over every atom costs at most 1.5 times the
-        candidate passes and their rounds (by a count of operations: small dictionaries,
-        or many candidates), that pass runs instead (orthogonal least squares over the
-        whole dictionary, codes at least as good). %s
-    pursuit_rounds : int, default=3
-        Refresh rounds after the first pass (``0``: one pass over the network's
-        candidates). Each round runs only on the samples the previous one improved.
-"""
-
-_DOC_ATTRIBUTES = """
-    components_ : ndarray of shape (n_components, n_features)
-        The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
-    step_ : float
-        The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
-    net_ : skorch.NeuralNet
-        The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
-    history_ : skorch.History
-        The training history of the last fit (empty when ``max_epochs=0``).
-    fit_times_ : dict
-        Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
-        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-"""
-
 
 class L0Encoder(_BaseUnfoldedEncoder):
-    __doc__ = """Deep ℓ0-Regularized Encoder: a learned feed-forward approximation of ℓ0 codes.
+    """Deep ℓ0-Regularized Encoder: a learned feed-forward approximation of ℓ0 codes.
 
     Approximates the solution of ``min_a ½‖x − Da‖² + α‖a‖₀`` (eq. 1 of Wang, Ling and
     Huang, 2016) with ``n_stages`` unfolded IHT iterations ``z₁ = h_θ(Wx)``,
@@ -478,18 +396,93 @@ class L0Encoder(_BaseUnfoldedEncoder):
         Initial σ of HELU_σ during training.
     sigma_decay : float ≥ 1, default=1.0
         σ is divided by this after every epoch. The paper divides by 10; holding σ (1.0)
-        trained better here, see ``docs/``.""" + _DOC_PURSUIT % (
-    "``None``: four times the 95th percentile of the number of nonzeros of the training "
-    "targets (of the network's codes of the training samples when ``max_epochs=0``). "
-    "The pursuit adds atoms while one lowers ``½‖x − Da‖²`` by more than α, so this "
-    "bounds the support size.") + _DOC_TRAINING + """
+        trained better (docs/history.md).
+    pursuit : bool, default=True
+        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
+        (its last stage's input ``u_K``): orthogonal least squares over the
+        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
+        the atoms most correlated with the residual, keeping a sample's new code only
+        where its objective is lower. The coefficients are least-squares fits on the
+        support, as OMP's are. ``False`` returns the network's own codes, as in the
+        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+    n_candidates : int or None, default=None
+        Atoms per sample the pursuit chooses from in each round (at most
+        ``n_components``). Where one pass over every atom costs at most 1.5 times the
+        candidate passes and their rounds (by a count of operations: small dictionaries,
+        or many candidates), that pass runs instead (orthogonal least squares over the
+        whole dictionary, codes at least as good). ``None``: four times the 95th percentile
+        of the number of nonzeros of the training targets (of the network's codes of the
+        training samples when ``max_epochs=0``). The pursuit adds atoms while one lowers
+        ``½‖x − Da‖²`` by more than α, so this bounds the support size.
+    pursuit_rounds : int, default=3
+        Refresh rounds after the first pass (``0``: one pass over the network's
+        candidates). Each round runs only on the samples the previous one improved.
+
+    max_epochs : int, default=100
+        Training epochs of the unfolded net. ``0`` gives the untrained net initialised
+        from the dictionary, which is exactly ``n_stages`` solver iterations from zero.
+    batch_size : int, default=128
+        Mini-batch size of training.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
+default="adam"
+        The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
+        (docs/history.md); Adam is the default.
+    lr_decay : float in (0, 1], default=0.98
+        Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
+    solver_max_iter : int, default=1000
+        Iteration cap of the solver that computes the training targets.
+    dict_max_iter : int, default=10
+        Maximum epochs of online dictionary learning when no ``dictionary`` is given
+        (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
+        its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
+        unit norm).
+    train_split : float in (0, 1), callable or None, default=None
+        Validation split of the training samples, as skorch's ``train_split``: a fraction
+        holds out that share of the samples at random (a ``skorch.dataset.ValidSplit``
+        seeded by ``random_state``); a callable (e.g. a ``ValidSplit``) is used as is;
+        ``None`` trains on everything. The held-out samples still shape the dictionary
+        and get their optimal codes; the net does not train on them, and
+        ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
+        computed as the net computes codes in ``transform`` (exact HELU / max-M; before
+        any pursuit).
+    patience : int or None, default=None
+        Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
+        ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
+        ``patience`` epochs, and keep the weights of its best epoch (also when
+        ``max_epochs`` ends the training first). ``None``: off.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds dictionary learning, the validation split (``train_split``) and the
+        shuffling of training batches.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch table and a progress bar for the solver.
+
     Attributes
     ----------
     thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
         θ, the learned thresholds (``√(2αμ)`` before training, ``μ√(2α)/2`` in ℓ1 stages);
         one row per stage when untied or ``l1_stages > 0``.
     n_candidates_ : int
-        The pursuit's candidates per sample (when ``pursuit=True``).""" + _DOC_ATTRIBUTES + """
+        The pursuit's candidates per sample (when ``pursuit=True``).
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
+    step_ : float
+        The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+    history_ : skorch.History
+        The training history of the last fit (empty when ``max_epochs=0``).
+    fit_times_ : dict
+        Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
+        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
     See Also
     --------
     MSparseEncoder : the M-sparse form.
@@ -602,7 +595,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
 
 
 class MSparseEncoder(_BaseUnfoldedEncoder):
-    __doc__ = """Deep M-Sparse Encoder: a learned feed-forward approximation of M-sparse codes.
+    """Deep M-Sparse Encoder: a learned feed-forward approximation of M-sparse codes.
 
     Approximates ``min_a ‖x − Da‖²  s.t. ‖a‖₀ ≤ M`` (eq. 2 of Wang, Ling and Huang, 2016)
     with ``n_stages`` unfolded IHT iterations whose nonlinearity is max-M pooling and
@@ -627,14 +620,89 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         Share S and the thresholds across the stages, as in the paper. ``False`` learns one
         S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
-        A fixed dictionary (rows are atoms), used as given.""" + _DOC_PURSUIT % (
-    "``None``: 2M. At least M.") + _DOC_TRAINING + """
+        A fixed dictionary (rows are atoms), used as given.
+    pursuit : bool, default=True
+        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
+        (its last stage's input ``u_K``): orthogonal least squares over the
+        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
+        the atoms most correlated with the residual, keeping a sample's new code only
+        where its objective is lower. The coefficients are least-squares fits on the
+        support, as OMP's are. ``False`` returns the network's own codes, as in the
+        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+    n_candidates : int or None, default=None
+        Atoms per sample the pursuit chooses from in each round (at most
+        ``n_components``). Where one pass over every atom costs at most 1.5 times the
+        candidate passes and their rounds (by a count of operations: small dictionaries,
+        or many candidates), that pass runs instead (orthogonal least squares over the
+        whole dictionary, codes at least as good). ``None``: 2M. At least M.
+    pursuit_rounds : int, default=3
+        Refresh rounds after the first pass (``0``: one pass over the network's
+        candidates). Each round runs only on the samples the previous one improved.
+
+    max_epochs : int, default=100
+        Training epochs of the unfolded net. ``0`` gives the untrained net initialised
+        from the dictionary, which is exactly ``n_stages`` solver iterations from zero.
+    batch_size : int, default=128
+        Mini-batch size of training.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
+default="adam"
+        The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
+        (docs/history.md); Adam is the default.
+    lr_decay : float in (0, 1], default=0.98
+        Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
+    solver_max_iter : int, default=1000
+        Iteration cap of the solver that computes the training targets.
+    dict_max_iter : int, default=10
+        Maximum epochs of online dictionary learning when no ``dictionary`` is given
+        (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
+        its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
+        unit norm).
+    train_split : float in (0, 1), callable or None, default=None
+        Validation split of the training samples, as skorch's ``train_split``: a fraction
+        holds out that share of the samples at random (a ``skorch.dataset.ValidSplit``
+        seeded by ``random_state``); a callable (e.g. a ``ValidSplit``) is used as is;
+        ``None`` trains on everything. The held-out samples still shape the dictionary
+        and get their optimal codes; the net does not train on them, and
+        ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
+        computed as the net computes codes in ``transform`` (exact HELU / max-M; before
+        any pursuit).
+    patience : int or None, default=None
+        Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
+        ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
+        ``patience`` epochs, and keep the weights of its best epoch (also when
+        ``max_epochs`` ends the training first). ``None``: off.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds dictionary learning, the validation split (``train_split``) and the
+        shuffling of training batches.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch table and a progress bar for the solver.
+
     Attributes
     ----------
     n_nonzero_coefs_ : int
         The M in use.
     n_candidates_ : int
-        The pursuit's candidates per sample (when ``pursuit=True``).""" + _DOC_ATTRIBUTES + """
+        The pursuit's candidates per sample (when ``pursuit=True``).
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
+    step_ : float
+        The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+    history_ : skorch.History
+        The training history of the last fit (empty when ``max_epochs=0``).
+    fit_times_ : dict
+        Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
+        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
     See Also
     --------
     L0Encoder : the ℓ0-regularised form.
@@ -718,7 +786,7 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
 
 
 class LISTAEncoder(_BaseUnfoldedEncoder):
-    __doc__ = """LISTA (Gregor and LeCun, 2010): the ℓ1 baseline of the paper, as a transformer.
+    """LISTA (Gregor and LeCun, 2010): the ℓ1 baseline of the paper, as a transformer.
 
     Approximates the lasso codes ``min_a ½‖x − Da‖² + α‖a‖₁`` (eq. 3) with ``n_stages``
     unfolded ISTA iterations ``z_{k+1} = s_θ(Wx + S z_k)`` with soft thresholds θ.
@@ -741,12 +809,70 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
         S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
-    """ + _DOC_TRAINING + """
+
+    max_epochs : int, default=100
+        Training epochs of the unfolded net. ``0`` gives the untrained net initialised
+        from the dictionary, which is exactly ``n_stages`` solver iterations from zero.
+    batch_size : int, default=128
+        Mini-batch size of training.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
+default="adam"
+        The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
+        (docs/history.md); Adam is the default.
+    lr_decay : float in (0, 1], default=0.98
+        Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
+    solver_max_iter : int, default=1000
+        Iteration cap of the solver that computes the training targets.
+    dict_max_iter : int, default=10
+        Maximum epochs of online dictionary learning when no ``dictionary`` is given
+        (the algorithm of :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, with
+        its early stopping, run on ``device`` with batched FISTA codes; atoms then scaled to
+        unit norm).
+    train_split : float in (0, 1), callable or None, default=None
+        Validation split of the training samples, as skorch's ``train_split``: a fraction
+        holds out that share of the samples at random (a ``skorch.dataset.ValidSplit``
+        seeded by ``random_state``); a callable (e.g. a ``ValidSplit``) is used as is;
+        ``None`` trains on everything. The held-out samples still shape the dictionary
+        and get their optimal codes; the net does not train on them, and
+        ``history_[:, "valid_loss"]`` is the mean squared error of its codes to theirs,
+        computed as the net computes codes in ``transform`` (exact HELU / max-M; before
+        any pursuit).
+    patience : int or None, default=None
+        Early stopping (skorch's ``EarlyStopping``): stop when the monitored loss —
+        ``valid_loss`` with a ``train_split``, else ``train_loss`` — has not improved for
+        ``patience`` epochs, and keep the weights of its best epoch (also when
+        ``max_epochs`` ends the training first). ``None``: off.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds dictionary learning, the validation split (``train_split``) and the
+        shuffling of training batches.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch table and a progress bar for the solver.
+
     Attributes
     ----------
     thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
         θ, the learned soft thresholds (``μα`` before training); one row per stage when
-        ``tied_stages=False``.""" + _DOC_ATTRIBUTES + """
+        ``tied_stages=False``.
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
+    step_ : float
+        The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+    history_ : skorch.History
+        The training history of the last fit (empty when ``max_epochs=0``).
+    fit_times_ : dict
+        Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
+        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
     Examples
     --------
     >>> import numpy as np
