@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import sys
 import textwrap
 
 import torch
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from ._utils import resolve_device
 from .experiments import EXPERIMENTS
@@ -115,8 +115,6 @@ def _table_options(args):
         tag.append(f"{args.n_train // 1000}k" if args.n_train % 1000 == 0
                    else f"n{args.n_train}")
     if args.n_stages is not None:
-        if args.n_stages < 1:
-            raise SystemExit("--n-stages must be at least 1")
         params["n_stages"] = args.n_stages
     if args.untied:
         params["tied_stages"] = False
@@ -125,27 +123,21 @@ def _table_options(args):
     if args.l1_stages is not None:
         if args.experiment != "table1":
             raise SystemExit("--l1-stages applies to table1 only (the l0 encoder)")
-        if not 0 <= args.l1_stages < params.get("n_stages", 2):
-            raise SystemExit("--l1-stages must be at least 0 and less than --n-stages "
+        if args.l1_stages >= params.get("n_stages", 2):
+            raise SystemExit("--l1-stages must be less than --n-stages "
                              f"({params.get('n_stages', 2)})")
         params["l1_stages"] = args.l1_stages
         tag.append(f"l1s{args.l1_stages}")
     if args.lr is not None:
-        if not 0 < args.lr < math.inf:  # also refuses nan
-            raise SystemExit("--lr must be a positive number")
         params["lr"] = args.lr
         tag.append(f"lr{args.lr:g}")
     if args.valid is not None:
-        if not 0 < args.valid < 1:  # also refuses nan
-            raise SystemExit("--valid must be a fraction between 0 and 1")
         if args.augment is not None:
             raise SystemExit("--valid cannot be used with --augment (shifted copies of a "
                              "training image would be validation samples)")
         params["train_split"] = args.valid
         tag.append(f"val{args.valid:g}")
     if args.patience is not None:
-        if args.patience < 1:
-            raise SystemExit("--patience must be at least 1")
         params["patience"] = args.patience
         tag.append(f"pat{args.patience}")
     if args.augment is not None:
@@ -160,20 +152,42 @@ def _table_options(args):
 
 
 def _check_common(args):
-    """The options every command has, checked before any work starts."""
-    if args.threads is not None and args.threads < 1:
+    """The options every command has that no estimator checks, before any work starts."""
+    if args.threads is not None and args.threads < 1:  # goes to torch.set_num_threads
         raise SystemExit("--threads must be at least 1")
-    if not 0 <= args.seed < 2**32:
-        raise SystemExit("--seed must be an integer in [0, 2**32)")
     try:
         resolve_device(args.device)
     except ValueError as exc:
         raise SystemExit(f"--device: {exc}") from None
+
+
+# The options that become an encoder's parameter, checked by the encoder's own constraints.
+_ENCODER_OPTIONS = {"n_components": "--p", "random_state": "--seed",
+                    "max_epochs": "--max-epochs", "n_stages": "--n-stages",
+                    "l1_stages": "--l1-stages", "lr": "--lr", "train_split": "--valid",
+                    "patience": "--patience"}
+
+
+def _check_encoder_options(args, encoder_params):
+    """Check the options an encoder receives with its ``_parameter_constraints`` (what its
+    ``fit`` checks), before any data are loaded; the message names the option."""
+    from .encoders import L0Encoder, MSparseEncoder
+
+    msparse = args.command == "reproduce" and args.experiment in ("table2", "table3")
+    cls = MSparseEncoder if msparse else L0Encoder
+    values = [("random_state", args.seed), *encoder_params.items()]
     if args.command == "demo":
-        if args.max_epochs is not None and args.max_epochs < 0:
-            raise SystemExit("--max-epochs must be at least 0")
-    elif min(args.n_components) < 1:
-        raise SystemExit("--p must be at least 1")
+        values.append(("max_epochs", args.max_epochs))
+    else:
+        values += [("n_components", p) for p in args.n_components]
+    for name, value in values:
+        if value is None:  # the experiment's own default
+            continue
+        try:
+            validate_parameter_constraints({name: cls._parameter_constraints[name]},
+                                           {name: value}, caller_name=cls.__name__)
+        except InvalidParameterError as exc:
+            raise SystemExit(f"{_ENCODER_OPTIONS[name]}: {exc}") from None
 
 
 def main(argv=None):
@@ -184,10 +198,12 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     _check_common(args)
+    extra = _table_options(args) if args.command == "reproduce" else {}
+    _check_encoder_options(args, extra.get("encoder_params", {}))
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
-        return _run(args)
+        return _run(args, extra)
     except (ImportError, OSError) as exc:
         hint = ""
         if args.command == "reproduce" and "--dataset digits" not in str(exc):
@@ -196,8 +212,8 @@ def main(argv=None):
         raise SystemExit(f"python -m skl0 {args.command}: error: {exc}{hint}") from None
 
 
-def _run(args):
-    """Run the command of ``args`` (checked); 0 on success."""
+def _run(args, extra):
+    """Run the command of ``args`` (checked), ``extra`` its table options; 0 on success."""
     if args.command == "demo":
         from .experiments.demo import run
 
@@ -206,7 +222,7 @@ def _run(args):
     module = importlib.import_module(EXPERIMENTS[args.experiment])
     module.run(args.experiment, dataset=args.dataset, n_components=args.n_components,
                seed=args.seed, quick=args.quick, output_dir=args.output, device=args.device,
-               **_table_options(args))
+               **extra)
     return 0
 
 

@@ -108,32 +108,35 @@ def test_cli_recipe_options(monkeypatch):
     seen.clear()
     for argv, msg in ((["classification", "--untied"], "--untied applies to table1"),
                       (["clustering", "--n-stages", "3"], "--n-stages applies to table1"),
-                      (["table1", "--n-stages", "0"], "--n-stages must be at least 1"),
+                      (["table1", "--n-stages", "0"], "--n-stages: The 'n_stages' parameter"),
                       (["table1", "--n-train", "0"], "--n-train must be at least 1"),
                       (["classification", "--lr", "0.01"], "--lr applies to table1"),
-                      (["table2", "--lr", "0"], "--lr must be a positive number"),
-                      (["table2", "--lr", "nan"], "--lr must be a positive number"),
-                      (["table2", "--lr", "inf"], "--lr must be a positive number"),
+                      (["table2", "--lr", "0"], "--lr: The 'lr' parameter"),
+                      (["table2", "--lr", "nan"], "--lr: The 'lr' parameter"),
+                      (["table2", "--lr", "inf"], "--lr: The 'lr' parameter"),
                       (["table1", "--augment", "0"], "--augment must be at least 1"),
                       (["clustering", "--augment", "1"], "--augment applies to table1"),
-                      (["table1", "--valid", "1"], "--valid must be a fraction"),
-                      (["table1", "--valid", "nan"], "--valid must be a fraction"),
+                      (["table1", "--valid", "1"], "--valid: The 'train_split' parameter"),
+                      (["table1", "--valid", "nan"], "--valid: The 'train_split' parameter"),
                       (["table1", "--valid", "0.1", "--augment", "1"], "with --augment"),
-                      (["table1", "--patience", "0"], "--patience must be at least 1"),
+                      (["table1", "--patience", "0"], "--patience: The 'patience' parameter"),
                       (["table2", "--l1-stages", "1"], "--l1-stages applies to table1 only"),
                       (["clustering", "--l1-stages", "1"], "--l1-stages applies to table1"),
                       (["table1", "--l1-stages", "2"], r"less than --n-stages \(2\)"),
-                      (["table1", "--n-stages", "3", "--l1-stages", "-1"], "at least 0"),
+                      (["table1", "--n-stages", "3", "--l1-stages", "-1"], "--l1-stages: The "),
                       (["classification", "--patience", "3"], "--patience applies to"),
-                      (["table1", "--seed", "-1"], "--seed must be an integer"),
-                      (["table1", "--p", "128", "0"], "--p must be at least 1"),
+                      (["table1", "--seed", "-1"], "--seed: The 'random_state' parameter"),
+                      (["classification", "--seed", "4294967296"], "--seed: The 'random_"),
+                      (["table1", "--p", "128", "0"], "--p: The 'n_components' parameter"),
                       (["table1", "--device", "tpu"], "--device: device='tpu' is not"),
                       (["table1", "--threads", "0"], "--threads must be at least 1")):
         with pytest.raises(SystemExit, match=msg):
             main(["reproduce", *argv])
     assert not seen  # every one stopped before the run
-    with pytest.raises(SystemExit, match="--max-epochs must be at least 0"):
+    with pytest.raises(SystemExit, match="--max-epochs: The 'max_epochs' parameter"):
         main(["demo", "--max-epochs", "-1"])
+    with pytest.raises(SystemExit, match="--seed: The 'random_state' parameter"):
+        main(["demo", "--seed", "-2"])
 
 
 def test_cli_reports_bad_choices_and_missing_data_in_one_line(monkeypatch, capsys):
