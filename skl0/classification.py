@@ -138,7 +138,10 @@ default="adam"
 
     See Also
     --------
-    L0Clusterer : the task-driven clusterer.
+    L0Clusterer : The task-driven clusterer.
+    L0Encoder : The default encoder.
+    sklearn.linear_model.LogisticRegression : The same head on frozen codes (in a
+        ``Pipeline`` after an encoder).
 
     Examples
     --------

@@ -211,9 +211,10 @@ default="adam"
 
     See Also
     --------
-    L0Classifier : the task-driven classifier.
-    sklearn.cluster.SpectralClustering : spectral clustering, without a model for new
+    L0Classifier : The task-driven classifier.
+    sklearn.cluster.SpectralClustering : Spectral clustering, without a model for new
         samples.
+    sklearn.cluster.KMeans : k-means, e.g. on an encoder's frozen codes.
 
     Examples
     --------

@@ -485,8 +485,11 @@ default="adam"
 
     See Also
     --------
-    MSparseEncoder : the M-sparse form.
-    LISTAEncoder : the ℓ1 baseline.
+    MSparseEncoder : The M-sparse form.
+    LISTAEncoder : The ℓ1 baseline (LISTA).
+    skl0.sparse_encode : The converged solver whose codes this encoder learns.
+    sklearn.decomposition.SparseCoder : Sparse coding by OMP, LARS or Lasso on a fixed
+        dictionary.
 
     Examples
     --------
@@ -705,7 +708,11 @@ default="adam"
 
     See Also
     --------
-    L0Encoder : the ℓ0-regularised form.
+    L0Encoder : The ℓ0-regularised form.
+    LISTAEncoder : The ℓ1 baseline (LISTA).
+    sklearn.linear_model.OrthogonalMatchingPursuit : OMP, the greedy solver of the same
+        problem.
+    sklearn.decomposition.SparseCoder : Sparse coding by OMP on a fixed dictionary.
 
     Examples
     --------
@@ -872,6 +879,12 @@ default="adam"
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    L0Encoder : The ℓ0-regularised deep encoder.
+    MSparseEncoder : The M-sparse deep encoder.
+    sklearn.decomposition.SparseCoder : Lasso codes by coordinate descent or LARS.
 
     Examples
     --------
