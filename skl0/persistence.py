@@ -57,11 +57,7 @@ _TENSOR_DTYPES = {
 }
 _TENSOR_CLASSES = {"torch.Tensor": False, "torch.nn.parameter.Parameter": True}
 
-# The types a fitted skl0 estimator holds besides tensors, skorch nets (the two loaders
-# above) and what skops trusts by default (builtins, numpy arrays and dtypes, sklearn's
-# estimators). Each is rebuilt by skops' generic nodes: an object by ``cls.__new__`` and
-# its attribute dict (its ``__setstate__`` where it has one: scikit-learn's version check,
-# torch's module hooks), a class or function by import. None of them unpickles anything.
+# What a fitted model holds besides tensors, nets and skops' defaults: none is unpickled on load.
 _TRUSTED = [
     # skl0
     "skl0.encoders.L0Encoder",
@@ -294,8 +290,7 @@ class NetNode(Node):
 
 
 def _lr_scheduler_get_state(obj, save_context):
-    # the torch scheduler built at the start of a training holds the optimizer (and
-    # patches its ``step``); the next fit builds a new one, so it is not saved
+    # the scheduler built at a training's start holds the optimizer; the next fit rebuilds it
     from skops.io._general import object_get_state
 
     clone = LRScheduler.__new__(type(obj))
