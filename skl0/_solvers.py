@@ -24,7 +24,6 @@ no skorch.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
@@ -278,19 +277,14 @@ def spectral_norm_sq(C, n_iter=100, tol=1e-7):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_problem(alpha, n_nonzero_coefs):
+def _one_problem(alpha, n_nonzero_coefs):
+    """Guard of the internal solvers: exactly one problem (the public functions and the
+    estimators validate the values themselves)."""
     if (alpha is None) == (n_nonzero_coefs is None):
         raise ValueError(
             "Exactly one of alpha (l0-regularised problem) and n_nonzero_coefs (M-sparse "
             f"problem) must be given; got alpha={alpha!r}, n_nonzero_coefs={n_nonzero_coefs!r}."
         )
-    if alpha is not None and not alpha >= 0:
-        raise ValueError(f"alpha must be non-negative, got {alpha!r}.")
-    if n_nonzero_coefs is not None:
-        if isinstance(n_nonzero_coefs, bool) or not isinstance(n_nonzero_coefs, numbers.Integral):
-            raise ValueError(f"n_nonzero_coefs must be an integer, got {n_nonzero_coefs!r}.")
-        if n_nonzero_coefs < 1:
-            raise ValueError(f"n_nonzero_coefs must be >= 1, got {n_nonzero_coefs!r}.")
 
 
 def _start(X, C, init):
@@ -356,7 +350,7 @@ def iht(
     n_iter_done : int
         Number of iterations run.
     """
-    _check_problem(alpha, n_nonzero_coefs)
+    _one_problem(alpha, n_nonzero_coefs)
     if n_iter < 0:
         raise ValueError(f"n_iter must be >= 0, got {n_iter!r}.")
     A = _start(X, C, init)
@@ -752,7 +746,7 @@ def optimal_codes(
     -------
     torch.Tensor of shape (n_samples, n_components)
     """
-    _check_problem(alpha, n_nonzero_coefs)
+    _one_problem(alpha, n_nonzero_coefs)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}.")
     n = X.shape[0]

@@ -199,27 +199,6 @@ def test_experiment_runs_and_writes_its_table(tmp_path, monkeypatch):
     assert (tmp_path / "classification_digits.csv").exists()
 
 
-def test_experiment_uses_fashion_mnists_own_split(monkeypatch):
-    from skl0.experiments import classification as experiment
-
-    rng = np.random.RandomState(0)
-    files = {"train": (rng.randint(0, 256, (60, 28, 28)), rng.randint(0, 10, 60)),
-             "test": (rng.randint(0, 256, (20, 28, 28)), rng.randint(0, 10, 20))}
-    files["train"][0][3] = 7  # a constant image: dropped, with its label
-
-    def fake_load(subset, return_X_y):
-        return files[subset]
-
-    monkeypatch.setattr(experiment, "load_fashion_mnist", fake_load)
-    X_train, X_test, y_train, y_test, descr = experiment.load_split("fashion", seed=0)
-    assert X_train.shape == (59, 256) and X_test.shape == (20, 256)
-    np.testing.assert_array_equal(y_train, np.delete(files["train"][1], 3))
-    np.testing.assert_array_equal(y_test, files["test"][1])  # the test file, in order
-    X, y, _ = experiment.load("fashion")
-    np.testing.assert_array_equal(X, np.concatenate([X_train, X_test]))
-    assert "Fashion-MNIST" in descr
-
-
 def _fixed_encoder(X):
     # a fixed dictionary and no solver: the unsupervised fit is the same whatever samples
     # it sees, so the comparisons below are about the weighted loss alone

