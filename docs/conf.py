@@ -53,8 +53,8 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False  # no intersphinx (the build runs offline)
 
-# MyST: the Markdown pages, their heading anchors for #fragment links, $...$ maths
-myst_enable_extensions = ["dollarmath", "colon_fence"]
+# MyST: the Markdown pages and their heading anchors for #fragment links
+myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 4
 
 sphinx_gallery_conf = {

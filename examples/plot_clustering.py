@@ -24,6 +24,7 @@ seconds.
 import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -61,14 +62,27 @@ for name in models:
 # The clusters in two dimensions
 # ------------------------------
 # The training digits projected on their first two principal components, coloured by the
-# true digit and by each model's cluster. The projection is only for the eye: both models
-# cluster the 64 pixels (L0Clusterer their codes), not these two coordinates.
+# true digit and, for each model, by the most frequent true digit of their cluster (so the
+# colours compare across panels; a digit split between clusters, or two digits merged in
+# one, shows as a colour in the wrong place). The projection is only for the eye: both
+# models cluster the 64 pixels (L0Clusterer their codes), not these two coordinates.
 points = PCA(n_components=2, random_state=0).fit_transform(X_train)
-panels = {"true digits": y_train, **labels}
+
+
+def majority_digit(cluster_labels):
+    """Each sample's cluster, named by the most frequent true digit in it."""
+    named = np.empty_like(cluster_labels)
+    for cluster in np.unique(cluster_labels):
+        members = cluster_labels == cluster
+        named[members] = np.bincount(y_train[members]).argmax()
+    return named
+
+
+panels = {"true digits": y_train, **{name: majority_digit(lab) for name, lab in labels.items()}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.3), sharex=True, sharey=True,
                          layout="constrained")
 for ax, (title, colours) in zip(axes, panels.items(), strict=True):
-    ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", s=6)
+    ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", vmin=0, vmax=9, s=6)
     if title in errors:
         title = f"{title}\nclustering error {100 * errors[title]:.1f} %"
     ax.set_title(title, fontsize=10)
