@@ -69,8 +69,11 @@ _PURSUIT_CONSTRAINTS = {
 class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery: dictionary → targets → unfolded net trained through skorch.
 
-    Subclasses set ``_kind`` and implement ``_threshold(step)``, ``_targets(X, C, step)``
-    and ``_dictionary_l1_alpha()``.
+    Subclasses set ``_kind`` and implement ``_dictionary_l1_alpha()`` (the l1 weight of
+    dictionary learning), ``_init_kwargs(step)`` (the thresholds of the initialised net),
+    ``_targets(X, C)`` (the training codes); where they need to, ``_module_kwargs()``,
+    ``_check_params_vs_data(X)`` and, with a pursuit, ``_fit_pursuit(X, codes)`` and
+    ``_pursuit_problem()``.
     """
 
     _kind = None
@@ -203,7 +206,7 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if given is not None:
             return as_float32(given), 0.0
         clock = time.perf_counter()
-        codes = self._targets(Xt, Ct, self.step_).cpu().numpy()
+        codes = self._targets(Xt, Ct).cpu().numpy()
         return codes, time.perf_counter() - clock
 
     def _fit_pursuit(self, X, codes):
@@ -253,14 +256,11 @@ class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         p, m = C.shape
         module = UnfoldedEncoder(m, p, n_stages=self.n_stages, kind=self._kind,
                                  tied=self.tied_stages,
-                                 **self._module_kwargs(p))
-        module.init_from_dictionary(C, step, self._threshold(step), **self._init_kwargs(step))
+                                 **self._module_kwargs())
+        module.init_from_dictionary(C, step, **self._init_kwargs(step))
         return module
 
-    def _module_kwargs(self, n_components):
-        return {}
-
-    def _init_kwargs(self, step):
+    def _module_kwargs(self):
         return {}
 
     # ------------------------------------------------------------ transform
@@ -568,17 +568,17 @@ default="adam"
     def _dictionary_l1_alpha(self):
         return l1_start_weight(self.alpha)
 
-    def _threshold(self, step):
-        return l0_threshold(self.alpha, step)
-
-    def _module_kwargs(self, n_components):
+    def _module_kwargs(self):
         return {"l1_stages": self.l1_stages}
 
     def _init_kwargs(self, step):
-        # ISTA's threshold μλ₁ for λ₁ the l1 weight of the optimal codes' start
-        return {"l1_threshold": step * l1_start_weight(self.alpha)} if self.l1_stages else {}
+        kwargs = {"threshold": l0_threshold(self.alpha, step)}
+        if self.l1_stages:
+            # ISTA's threshold μλ₁ for λ₁ the l1 weight of the optimal codes' start
+            kwargs["l1_threshold"] = step * l1_start_weight(self.alpha)
+        return kwargs
 
-    def _targets(self, X, C, step):
+    def _targets(self, X, C):
         return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,
                              progress=self._progress())
 
@@ -771,15 +771,15 @@ default="adam"
             self.n_nonzero_coefs_ = int(self.n_nonzero_coefs)
 
     def _dictionary_l1_alpha(self):
-        return float(np.sqrt(2 * 0.25) / 2)
+        return l1_start_weight(0.25)  # that of L0Encoder's default alpha
 
-    def _threshold(self, step):
-        return 1.0
+    def _init_kwargs(self, step):
+        return {}  # max-M pooling has no threshold
 
-    def _module_kwargs(self, n_components):
+    def _module_kwargs(self):
         return {"n_nonzero_coefs": self.n_nonzero_coefs_}
 
-    def _targets(self, X, C, step):
+    def _targets(self, X, C):
         return optimal_codes(X, C, n_nonzero_coefs=self.n_nonzero_coefs_,
                              max_iter=self.solver_max_iter, progress=self._progress())
 
@@ -933,8 +933,8 @@ default="adam"
     def _dictionary_l1_alpha(self):
         return float(self.alpha)
 
-    def _threshold(self, step):
-        return step * self.alpha
+    def _init_kwargs(self, step):
+        return {"threshold": step * self.alpha}  # ISTA's μα
 
-    def _targets(self, X, C, step):
+    def _targets(self, X, C):
         return fista(X, C, alpha=self.alpha, n_iter=self.solver_max_iter)[0]

@@ -465,7 +465,7 @@ def test_validation_loss_is_transform_error_and_best_epoch_is_kept(make, digits)
     assert train_batches == 300
     Xt = torch.as_tensor(X.astype(np.float32))
     Ct = torch.as_tensor(enc.components_, dtype=torch.float32)
-    targets = enc._targets(Xt, Ct, enc.step_).numpy()
+    targets = enc._targets(Xt, Ct).numpy()
     mse = np.mean((enc.transform(X[300:].astype(np.float32)) - targets[300:]) ** 2)
     assert mse == pytest.approx(valid.min(), rel=1e-4)
 
