@@ -226,17 +226,16 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
             out[i, best_support[s]] = best_coefs[s]
 
 
-def greedy_pursuit(X, dictionary, gram, candidates, correlations, *, n_nonzero_coefs=None,
-                   alpha=None):
+def greedy_pursuit(gram, candidates, correlations, *, n_nonzero_coefs=None, alpha=None):
     """Orthogonal least squares over candidate atoms, batched.
+
+    The samples enter through their correlations with the atoms alone; the codes are in
+    their dtype and on their device.
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n_samples, n_features)
-    dictionary : torch.Tensor of shape (n_components, n_features)
-        Atoms as rows.
     gram : torch.Tensor of shape (n_components, n_components)
-        ``dictionary @ dictionary.T``.
+        ``dictionary @ dictionary.T`` (atoms as the dictionary's rows).
     candidates : torch.LongTensor of shape (n_samples, n_candidates)
         Distinct atom indices per sample.
     correlations : torch.Tensor of shape (n_samples, n_components)
@@ -258,26 +257,26 @@ def greedy_pursuit(X, dictionary, gram, candidates, correlations, *, n_nonzero_c
     n, n_cand = candidates.shape
     steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
     least_gain = 0.0 if alpha is None else 2.0 * float(alpha)
-    if X.device.type == "cpu":
+    if correlations.device.type == "cpu":
         support = np.empty((n, steps), dtype=np.int64)
-        coefs = np.empty((n, steps), dtype=_numpy_dtype(X.dtype))
+        coefs = np.empty((n, steps), dtype=_numpy_dtype(correlations.dtype))
         gain = np.empty(n, dtype=coefs.dtype)
         _greedy_rows(correlations.contiguous().numpy(), gram.contiguous().numpy(),
-                     candidates.contiguous().numpy(), steps, least_gain, _span_eps(X.dtype),
-                     support, coefs, gain)
+                     candidates.contiguous().numpy(), steps, least_gain,
+                     _span_eps(correlations.dtype), support, coefs, gain)
         return torch.from_numpy(support), torch.from_numpy(coefs), torch.from_numpy(gain)
-    return _greedy_batched(X, gram, candidates, correlations, steps, least_gain)
+    return _greedy_batched(gram, candidates, correlations, steps, least_gain)
 
 
-def _greedy_batched(X, gram, candidates, correlations, steps, least_gain):
+def _greedy_batched(gram, candidates, correlations, steps, least_gain):
     """:func:`greedy_pursuit` on whole batches with torch operations (GPUs)."""
     n, n_cand = candidates.shape
     p = gram.shape[0]
     a = torch.gather(correlations, 1, candidates)        # ⟨d_j, r⟩ on the candidates
     pn = torch.take(torch.diagonal(gram).contiguous(), candidates)   # ‖P⊥ d_j‖²
     floor = _span_eps(pn.dtype) * pn + torch.finfo(pn.dtype).tiny  # a zero atom scores 0
-    U = X.new_empty(steps, n, n_cand)                     # ⟨q_s, d_j⟩
-    y = X.new_empty(steps, n, 1)                          # ⟨q_s, x⟩
+    U = correlations.new_empty(steps, n, n_cand)                     # ⟨q_s, d_j⟩
+    y = correlations.new_empty(steps, n, 1)                          # ⟨q_s, x⟩
     sel = candidates.new_empty(steps, n, 1)               # position in ``candidates``
     score = torch.empty_like(a)
     live = None                                           # None: every sample still runs
@@ -316,7 +315,7 @@ def _greedy_batched(X, gram, candidates, correlations, steps, least_gain):
         used = t + 1
     if used == 0:
         empty = candidates.new_zeros(n, 0)
-        return empty, X.new_zeros(n, 0), X.new_zeros(n)
+        return empty, correlations.new_zeros(n, 0), correlations.new_zeros(n)
     sel = sel[:used, :, 0].T.contiguous()                 # (n, T)
     # R[i, s, j] = ⟨q_s, d_{sel_j}⟩: upper triangular; Rc = y gives the coefficients
     R = torch.gather(U[:used], 2, sel[None].expand(used, n, used)).permute(1, 0, 2)
@@ -421,7 +420,7 @@ def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, a
     """:func:`pursuit` on whole batches with torch operations (GPUs)."""
     n, p = scores.shape
     candidates = _top(scores.abs(), n_cand) if n_cand < p else _all(scores)
-    support, coefs, gain = _greedy_batched(X, gram, candidates, correlations, steps, least_gain)
+    support, coefs, gain = _greedy_batched(gram, candidates, correlations, steps, least_gain)
     codes = X.new_zeros(n, p).scatter_add_(1, support, coefs)
     if n_rounds <= 0 or n_cand >= p:
         return codes
@@ -434,8 +433,8 @@ def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, a
         resid = torch.addmm(correlations[rows], sub, gram, alpha=-1.0).abs_()
         resid.masked_fill_(sub != 0, float("inf"))
         candidates = _top(resid, n_cand)
-        support, coefs, gain = _greedy_batched(X[rows], gram, candidates, correlations[rows],
-                                               steps, least_gain)
+        support, coefs, gain = _greedy_batched(gram, candidates, correlations[rows], steps,
+                                               least_gain)
         value = _objective(sq_norm[rows], gain, (coefs != 0).sum(1), alpha)
         better = value < best[rows]
         if not bool(better.any()):

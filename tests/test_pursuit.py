@@ -49,7 +49,7 @@ def test_greedy_pursuit_is_orthogonal_least_squares():
     Xt, Dt = _t(X), _t(D)
     G = Dt @ Dt.T
     cand = torch.arange(len(D)).expand(len(X), -1).contiguous()
-    support, coefs, gain = greedy_pursuit(Xt, Dt, G, cand, Xt @ Dt.T, n_nonzero_coefs=5)
+    support, coefs, gain = greedy_pursuit(G, cand, Xt @ Dt.T, n_nonzero_coefs=5)
     for i in range(len(X)):
         assert support[i].tolist() == _ols_reference(X[i], D, 5)
         # the coefficients are the least-squares fit on the support
@@ -66,7 +66,7 @@ def test_greedy_pursuit_chooses_among_the_candidates_only():
     Xt, Dt = _t(X), _t(D)
     rng = np.random.default_rng(1)
     cand = torch.as_tensor(np.stack([rng.choice(30, 8, replace=False) for _ in X]))
-    support, coefs, _ = greedy_pursuit(Xt, Dt, Dt @ Dt.T, cand, Xt @ Dt.T, n_nonzero_coefs=4)
+    support, coefs, _ = greedy_pursuit(Dt @ Dt.T, cand, Xt @ Dt.T, n_nonzero_coefs=4)
     for i in range(len(X)):
         assert set(support[i].tolist()) <= set(cand[i].tolist())
         sub = D[cand[i].numpy()]
@@ -254,10 +254,10 @@ def test_compiled_and_batched_routes_agree(problem, dtype):
     G = Dt @ Dt.T
     corr = Xt @ Dt.T
     cand = corr.abs().topk(20, 1).indices
-    support, coefs, gain = greedy_pursuit(Xt, Dt, G, cand, corr, **problem)
+    support, coefs, gain = greedy_pursuit(G, cand, corr, **problem)
     steps = support.shape[1]
     least = 0.0 if "alpha" not in problem else 2 * problem["alpha"]
-    s2, c2, g2 = _greedy_batched(Xt, G, cand, corr, steps, least)
+    s2, c2, g2 = _greedy_batched(G, cand, corr, steps, least)
     tol = 1e-4 if dtype == torch.float32 else 1e-10
     a = _dense(support, coefs, 48).numpy()
     b = torch.zeros(300, 48, dtype=dtype).scatter_add_(1, s2, c2).numpy()
