@@ -78,6 +78,11 @@ sphinx_gallery_conf = {
 html_theme = "pydata_sphinx_theme"
 html_title = f"skl0 {release}"
 html_show_sourcelink = False
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+# the single pages have no section to navigate: their article takes the sidebar's room
+html_sidebars = {page: [] for page in ("index", "install", "quickstart", "usage", "scaling",
+                                       "results", "performance", "history")}
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
