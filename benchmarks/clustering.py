@@ -20,23 +20,19 @@ mean and lowest–highest over the seeds, and the clusterer's fit time (encoder 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import platform
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
+from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import StandardScaler
 
-import skl0.clustering as clustering
 from skl0 import L0Clusterer, L0Encoder
-from skl0._inference import batched_forward
-from skl0._utils import as_float32
 from skl0.datasets import load_fashion_mnist, load_mnist
 from skl0.metrics import clustering_scores
 
@@ -59,16 +55,6 @@ def load(name, n_fashion=5000):
     raise ValueError(name)
 
 
-@contextmanager
-def reuse(fitted):
-    original = clustering._fit_encoder
-    clustering._fit_encoder = lambda *args: copy.deepcopy(fitted)
-    try:
-        yield
-    finally:
-        clustering._fit_encoder = original
-
-
 def default_encoder(X, seed):
     return L0Encoder(n_components=min(X.shape[1], 128), device="cpu", random_state=seed)
 
@@ -81,7 +67,7 @@ def run_cell(X, y, seed, ablation):
     t0 = time.perf_counter()
     enc = default_encoder(X, seed).fit(X)
     t_enc = time.perf_counter() - t0
-    codes = batched_forward(enc.net_.module_, as_float32(X), "cpu", np.float64)
+    codes = enc.set_params(pursuit=False).transform(X)  # the network's, as the clusterer's
     rows["KMeans (frozen codes)"] = clustering_scores(
         y, KMeans(k, n_init=10, random_state=seed).fit_predict(codes))
     variants = {"L0Clusterer (defaults)": {}}
@@ -91,8 +77,9 @@ def run_cell(X, y, seed, ablation):
     seconds = None
     for name, params in variants.items():
         t0 = time.perf_counter()
-        with reuse(enc):
-            model = L0Clusterer(k, device="cpu", random_state=seed, **params).fit(X)
+        # the encoder fitted above is every variant's start (as the clusterer would fit it)
+        model = L0Clusterer(k, FrozenEstimator(enc), device="cpu", random_state=seed,
+                            **params).fit(X)
         if not params:
             seconds = t_enc + time.perf_counter() - t0
         rows[name] = clustering_scores(y, model.labels_)

@@ -170,3 +170,19 @@ def test_load_benchmark_runs_and_stops_its_busy_process(capsys):
     assert "| fit |" in out and "| transform |" in out
     assert len(started) == 1 and started[0].poll() is not None  # stopped
     assert torch.get_num_threads() == before
+
+
+def test_clustering_benchmark_cell_on_blobs():
+    # benchmarks/clustering.py's unit of work at a tiny size: every row, scores in range
+    from sklearn.datasets import make_blobs
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "clustering.py"
+    spec = importlib.util.spec_from_file_location("skl0_clustering_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    X, y = make_blobs(n_samples=150, centers=3, n_features=6, random_state=0)
+    rows, seconds = bench.run_cell(X, y, seed=0, ablation=True)
+    assert set(rows) == {"KMeans (input)", "KMeans (frozen codes)", "L0Clusterer (defaults)",
+                         'L0Clusterer (init="kmeans")', "L0Clusterer (max_epochs=0)"}
+    assert all(0 <= v <= 1 for scores in rows.values() for v in scores.values())
+    assert rows["L0Clusterer (defaults)"]["accuracy"] > 0.9 and seconds > 0
