@@ -37,7 +37,7 @@ def _check_encode_digits(ns, out):
         assert errors["deep encoder, K = 2"][problem] < values[0]
     assert errors["OMP (sklearn)"][0] is None and 0 < errors["OMP (sklearn)"][1] < 1
     assert all(0 < e < 1 for e in errors["deep encoder + pursuit"])
-    assert "deep encoder, K = 2" in out and "time:" in out
+    assert "deep encoder, K = 2" in out and "held-out" in out and "time:" in out
 
 
 def _check_dictionary_atoms(ns, out):
