@@ -17,7 +17,7 @@ from ._threads import _threads_for, capped_threads, module_flops, work_threads
 _BATCH_ELEMENTS = 1 << 20
 
 # The same for the fast path on the CPU when it runs one batch at a time: 1 MiB of codes
-# (1,024 rows at least), which stays in a core's cache (faster; docs/performance.md); batches
+# (1,024 rows at least), which stays in a core's cache (faster; docs/history.md); batches
 # side by side on the threads keep their shares of the 4 MiB batch, and a GPU wants large ones.
 _SERIAL_CPU_BATCH_ELEMENTS = 1 << 18
 

@@ -69,7 +69,7 @@ def _keep_largest_sorted(U, M, out=None):
     """:func:`_keep_largest_topk` for a float CPU matrix, the fast way (the same values).
 
     Each row's ``|u|`` is sorted (numpy's SIMD sort, one thread; faster than its partition
-    and than ``topk``, docs/performance.md), which gives the (M+1)-th largest ``t`` and the M-th
+    and than ``topk``, docs/history.md), which gives the (M+1)-th largest ``t`` and the M-th
     largest ``s`` of the row. When ``s > t`` the kept set ``|u| > t`` is exactly the M
     largest, each strictly above every dropped one: ``topk``'s set (with ``t = 0`` too: the
     row then has exactly M nonzeros). The mask and the product are numpy passes (a boolean

@@ -30,7 +30,7 @@ _KINDS = ("l0", "msparse", "lista")
 _MIN_THETA = 1e-12
 # M-sparse eval forward on the CPU: the products by S take the kept entries as a sparse
 # matrix when at most 1/_SPARSE_STAGES of each row is kept, where that was faster (the A/B is
-# in docs/performance.md).
+# in docs/history.md).
 _SPARSE_STAGES = 8
 
 
@@ -382,7 +382,7 @@ class UnfoldedEncoder(nn.Module):
                     u = torch.addmm(B, z, St)
                 keep_largest(u, M, out=out)
 
-            # numpy's sort runs on one thread: whole batches side by side pay (docs/performance.md)
+            # numpy's sort runs on one thread: whole batches side by side pay (docs/history.md)
             run.batches_in_threads = True
             return run
         theta = self.theta.detach().clamp_min(_MIN_THETA)

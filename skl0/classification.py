@@ -126,15 +126,15 @@ default="adam"
         The history of the end-to-end training (empty when ``max_epochs=0``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     Notes
     -----
     The defaults (Adam at ``lr=1e-3`` decaying by 0.98 per epoch, 50 epochs, σ held) were
-    chosen on digits and MNIST-5k (docs/history.md). An untrained trunk
-    (``max_epochs=0`` on the encoder) trains better with a smaller ``lr`` such as 3e-4. The
-    paper's σ schedule (``sigma_decay=10``) lets σ underflow float32 after some 40 epochs.
+    chosen on digits and MNIST-5k (the History page of the documentation). An untrained
+    trunk (``max_epochs=0`` on the encoder) trains better with a smaller ``lr`` such as 3e-4.
+    The paper's σ schedule (``sigma_decay=10``) trained no better than σ held.
 
     See Also
     --------

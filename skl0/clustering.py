@@ -198,7 +198,7 @@ default="adam"
         The history of the end-to-end training.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     Notes
@@ -207,7 +207,7 @@ default="adam"
     makes the clusters follow the data's manifold where k-means on the pixels or on the
     codes cuts it with straight boundaries. ``init="kmeans"`` with ``max_epochs=0`` is
     k-means on the frozen codes, as a softmax. Measurements against k-means are in the
-    project's ``docs/results.md``.
+    documentation's Results page.
 
     See Also
     --------

@@ -389,14 +389,14 @@ class L0Encoder(_BaseUnfoldedEncoder):
         refined by IHT — and the untrained net (``max_epochs=0``) is L ISTA iterations
         from zero followed by ``n_stages − L`` IHT iterations; every stage has its own θ.
         Not in the paper: it fits those targets better at large ``n_components`` (see
-        ``docs/results.md``).
+        the documentation's Results page).
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
     sigma : float in [0, 1], default=0.2
         Initial σ of HELU_σ during training.
     sigma_decay : float ≥ 1, default=1.0
         σ is divided by this after every epoch. The paper divides by 10; holding σ (1.0)
-        trained better (docs/history.md).
+        trained better (the History page of the documentation).
     pursuit : bool, default=True
         Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
         (its last stage's input ``u_K``): orthogonal least squares over the
@@ -428,7 +428,7 @@ class L0Encoder(_BaseUnfoldedEncoder):
     optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
 default="adam"
         The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
-        (docs/history.md); Adam is the default.
+        (the History page of the documentation); Adam is the default.
     lr_decay : float in (0, 1], default=0.98
         Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
     solver_max_iter : int, default=1000
@@ -480,7 +480,7 @@ default="adam"
         ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -652,7 +652,7 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
     optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
 default="adam"
         The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
-        (docs/history.md); Adam is the default.
+        (the History page of the documentation); Adam is the default.
     lr_decay : float in (0, 1], default=0.98
         Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
     solver_max_iter : int, default=1000
@@ -703,7 +703,7 @@ default="adam"
         ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -827,7 +827,7 @@ class LISTAEncoder(_BaseUnfoldedEncoder):
     optimizer : {"adam", "sgd", "adamw", "rmsprop"} or torch.optim.Optimizer class, \
 default="adam"
         The paper used plain SGD at 0.01, which can diverge on MNIST for the ℓ0 encoder
-        (docs/history.md); Adam is the default.
+        (the History page of the documentation); Adam is the default.
     lr_decay : float in (0, 1], default=0.98
         Per-epoch multiplicative decay of the learning rate (``ExponentialLR``).
     solver_max_iter : int, default=1000
@@ -877,7 +877,7 @@ default="adam"
         ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
