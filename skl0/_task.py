@@ -56,13 +56,6 @@ class _TaskDrivenBase(BaseEstimator):
                     f"{fitted.n_features_in_} features"
                 )
             enc = copy.deepcopy(fitted)
-            module = getattr(getattr(enc, "net_", None), "module_", None)
-            device = resolve_device(self.device)
-            if isinstance(module, torch.nn.Module) and str(enc.net_.device) != device:
-                module.to(device)
-                enc.net_.device = device
-                if "device" in enc.get_params(deep=False):
-                    enc.set_params(device=device)
         else:
             enc = self._default_encoder(X) if encoder is None else clone(encoder)
             params = enc.get_params(deep=False)
@@ -78,6 +71,11 @@ class _TaskDrivenBase(BaseEstimator):
                 f"whose fitted `net_.module_` is the torch encoder; got "
                 f"{type(encoder).__name__}"
             )
+        device = resolve_device(self.device)
+        if str(enc.net_.device) != device:  # a frozen encoder fitted elsewhere
+            module.to(device)
+            enc.net_.device = device
+            enc.set_params(device=device)
         self.encoder_ = enc
         return enc
 

@@ -5,6 +5,8 @@ Each module named in :data:`EXPERIMENTS` exposes
 table with progress while it runs and writes Markdown, CSV and figures to ``output_dir``.
 """
 
+import numpy as np
+
 EXPERIMENTS = {
     "table1": "skl0.experiments.codes",
     "table2": "skl0.experiments.codes",
@@ -39,8 +41,6 @@ def mean_objective(X, codes, dictionary, *, alpha=None):
     >>> mean_objective(X, np.ones((2, 3)), D), mean_objective(X, np.zeros((2, 3)), D, alpha=1)
     (0.0, 1.5)
     """
-    import numpy as np
-
     X, codes, D = (np.asarray(a, dtype=np.float64) for a in (X, codes, dictionary))
     residual = ((X - codes @ D) ** 2).sum(axis=1)
     if alpha is None:

@@ -60,8 +60,21 @@ def installed(dataset):
     return True
 
 
+def _prepare(dataset):
+    """The function that prepares ``dataset``'s images (dropping those it drops)."""
+    return functools.partial(preprocess_patches, image_shape=_SHAPES[dataset],
+                             size=_SIZES[dataset])
+
+
+def _prepared(dataset, subset=None):
+    """``(raw, X, y)``: the kept images before and after preparation, and their labels."""
+    raw, y = _raw(dataset, subset)
+    X, keep = _prepare(dataset)(raw, return_mask=True)
+    return raw[keep], X, y[keep]
+
+
 def load(dataset):
-    """The whole data set, prepared: ``(X, y, description)``.
+    """The whole data set, prepared, in its source's order: ``(X, y, description)``.
 
     Fashion-MNIST's training images come first, then its test images.
 
@@ -69,9 +82,14 @@ def load(dataset):
     >>> X.shape[1], len(X) == len(y)
     (64, True)
     """
-    part = load_split(dataset, seed=0)
-    return (np.concatenate([part.X_train, part.X_test]),
-            np.concatenate([part.y_train, part.y_test]), part.description)
+    _check(dataset)
+    description = f"{_DESCRIPTIONS[dataset]}, {_PREPARED}"
+    if dataset == "fashion":
+        parts = [_prepared(dataset, subset)[1:] for subset in ("train", "test")]
+        return (np.concatenate([X for X, _ in parts]), np.concatenate([y for _, y in parts]),
+                description)
+    _, X, y = _prepared(dataset)
+    return X, y, description
 
 
 def load_split(dataset, seed=0):
@@ -90,19 +108,11 @@ def load_split(dataset, seed=0):
     (1257, 540)
     """
     _check(dataset)
-    prepare = functools.partial(preprocess_patches, image_shape=_SHAPES[dataset],
-                                size=_SIZES[dataset])
     if dataset == "fashion":
-        raw_train, y_train = _raw(dataset, "train")
-        X_train, keep = prepare(raw_train, return_mask=True)
-        raw_train, y_train = raw_train[keep], y_train[keep]
-        raw_test, y_test = _raw(dataset, "test")
-        X_test, keep = prepare(raw_test, return_mask=True)
-        y_test = y_test[keep]
+        raw_train, X_train, y_train = _prepared(dataset, "train")
+        _, X_test, y_test = _prepared(dataset, "test")
     else:
-        raw, y = _raw(dataset)
-        X, keep = prepare(raw, return_mask=True)
-        raw, y = raw[keep], y[keep]
+        raw, X, y = _prepared(dataset)
         train, test = train_test_split(np.arange(len(X)), test_size=_TEST_SIZES[dataset],
                                        stratify=y, random_state=seed)
         X_train, X_test, y_train, y_test = X[train], X[test], y[train], y[test]
@@ -113,4 +123,4 @@ def load_split(dataset, seed=0):
                         f"{round(100 * _TEST_SIZES[dataset])} split")
     return Bunch(X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test,
                  description=description, raw_train=raw_train,
-                 image_shape=_SHAPES[dataset], prepare=prepare)
+                 image_shape=_SHAPES[dataset], prepare=_prepare(dataset))
