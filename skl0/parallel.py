@@ -26,8 +26,10 @@ chunk as it is. dask is optional (``pip install skl0[dask]``) and imported only 
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import uuid
 from numbers import Integral
 from pathlib import Path
 
@@ -93,8 +95,12 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
         reads into one batch buffer.
     out : None, str, path or ndarray of shape (n_samples, n_codes), default=None
         Where the codes go: ``None`` makes an array in memory; a path makes an ``.npy``
-        file there (written with file writes; returned opened with ``mmap_mode="r+"``);
-        an array (e.g. a ``numpy.memmap`` opened ``"w+"``) is filled in place.
+        file there (written with file writes under a temporary name in the same folder,
+        renamed into place only once every batch is written, so an error halfway leaves
+        no partial file and an existing file untouched; returned opened with
+        ``mmap_mode="r+"``); an array of a floating-point dtype (e.g. a ``numpy.memmap``
+        opened ``"w+"``) is filled in place, batch by batch. ``out`` must not be ``X``,
+        share memory with it or lie in its file.
     batch_size : int, default=None
         Rows per batch; by default the rows of 16 MiB of input and codes together
         (at least 1,024).
@@ -108,9 +114,13 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
     Raises
     ------
     ValueError
-        If X is not 2-d, or ``out`` is an array of another shape than the codes or
-        read-only. A parameter of the wrong type or range raises scikit-learn's
+        If X is not 2-d, ``out`` is an array of another shape than the codes or
+        read-only, or ``out`` is X, shares memory with it or is (or maps) X's file.
+        A parameter of the wrong type or range raises scikit-learn's
         ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming it.
+    TypeError
+        If ``out`` is an array whose dtype is not a floating-point one (the codes would
+        be truncated).
 
     See Also
     --------
@@ -151,7 +161,7 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
         out = np.empty((n, p), dtype=dtype)
     elif isinstance(out, str | os.PathLike):
         out_path = Path(out)
-        out_offset = _write_npy_header(out_path, dtype, (n, p))
+        _refuse_input_file(X, out_path)
     elif not hasattr(out, "shape"):
         raise ValueError(f"out must be None, a path or an array to fill in place, got "
                          f"{type(out).__name__}")
@@ -159,10 +169,32 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
         raise ValueError(f"out has shape {tuple(out.shape)}, the codes have {(n, p)}")
     elif hasattr(out, "flags") and not out.flags.writeable:
         raise ValueError("out is read-only")
+    else:
+        _check_out_array(X, out)
 
+    if out_path is None:
+        _encode_batches(encoder, X, out, None, dtype, p, batch_size)
+        return out
+    tmp_path = _new_file_beside(out_path)
+    try:
+        offset = _write_npy_header(tmp_path, dtype, (n, p))
+        _encode_batches(encoder, X, None, (str(tmp_path), offset), dtype, p, batch_size)
+        os.replace(tmp_path, out_path)
+        tmp_path = None
+    finally:
+        if tmp_path is not None:  # an error halfway: no partial file is left behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_path)
+    return np.load(out_path, mmap_mode="r+")
+
+
+def _encode_batches(encoder, X, out, dst, dtype, p, batch_size):
+    """Write ``encoder.transform`` of ``X``'s batches into ``dst`` (``(file, offset)`` of
+    the codes, in ``dtype``) when given, else into the array ``out``."""
+    n, n_features = X.shape
     src = _whole_file_map(X)
-    dst = ((str(out_path), out_offset) if out_path is not None
-           else _whole_file_map(out, modes=("r+", "w+")))
+    if dst is None:
+        dst = _whole_file_map(out, modes=("r+", "w+"))
     in_row = n_features * X.dtype.itemsize
     buffer = np.empty((batch_size, n_features), dtype=X.dtype) if src else None
     with (open(src[0], "rb", buffering=0) if src else _nothing()) as fin, \
@@ -175,16 +207,75 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
                 _read_exactly(fin, memoryview(rows).cast("B"))
             else:
                 rows = np.asarray(X[start:stop])
-            codes = np.asarray(encoder.transform(rows), dtype=out.dtype if out_path is None
-                               else dtype)
+            codes = np.asarray(encoder.transform(rows), dtype=dtype if out is None
+                               else out.dtype)
             if dst is not None:
                 fout.seek(dst[1] + start * p * codes.dtype.itemsize)
                 _write_all(fout, np.ascontiguousarray(codes))
             else:
                 out[start:stop] = codes
-    if out_path is not None:
-        return np.load(out_path, mmap_mode="r+")
-    return out
+
+
+def _file_of(a):
+    """The file an array maps (a ``numpy.memmap`` or a view of one), else ``None``."""
+    while a is not None:
+        name = getattr(a, "filename", None)
+        if isinstance(name, str | os.PathLike):
+            return name
+        a = getattr(a, "base", None)
+    return None
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
+def _refuse_input_file(X, path):
+    """Refuse an output path that is the file ``X`` maps: writing would destroy it."""
+    source = _file_of(X)
+    if source is not None and _same_file(source, path):
+        raise ValueError(f"out={os.fspath(path)!r} is the file X is read from; writing the "
+                         "codes there would destroy X: choose another path")
+
+
+def _check_out_array(X, out):
+    """Refuse an output array of a non-float dtype, or one that is, shares memory with or
+    maps the file of ``X`` (each batch written would overwrite rows still to be read)."""
+    kind = np.dtype(getattr(out, "dtype", None)).kind
+    if kind != "f":
+        raise TypeError(f"out has dtype {np.dtype(out.dtype)}, which would truncate the codes; "
+                        "give an array of a floating-point dtype (float32 or float64)")
+    if out is X:
+        raise ValueError("out is X itself; the codes would overwrite the rows still to be "
+                         "read: give another array")
+    if isinstance(out, np.ndarray) and isinstance(X, np.ndarray):
+        try:
+            shared = np.shares_memory(out, X, max_work=10_000)
+        except np.exceptions.TooHardError:  # undecided: refused as shared
+            shared = True
+        if shared:
+            raise ValueError("out shares memory with X; the codes would overwrite the rows "
+                             "still to be read: give an array of its own")
+    source, target = _file_of(X), _file_of(out)
+    if source is not None and target is not None and _same_file(source, target):
+        raise ValueError(f"out maps the file X is read from ({os.fspath(source)!r}); the "
+                         "codes would overwrite it: give an array of another file")
+
+
+def _new_file_beside(path):
+    """A new, empty file in ``path``'s folder under a hidden temporary name (created with
+    the permissions of a plain ``open``, so the renamed result has them too)."""
+    path = Path(path)
+    while True:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
 
 
 class _nothing:

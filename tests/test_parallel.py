@@ -230,3 +230,55 @@ def test_public_functions_name_the_invalid_parameter(enc, name, kwargs, param):
         func(**kwargs)
     with pytest.raises(TypeError, match=f"'{param}' parameter"):
         func(**kwargs)
+
+
+def test_out_that_is_or_shares_the_input_is_refused(enc, X_file, tmp_path):
+    path, X = X_file
+    before = path.read_bytes()
+    Xm = np.load(path, mmap_mode="r")
+    for out in (path, str(path), tmp_path / "." / "X.npy"):
+        with pytest.raises(ValueError, match="the file X is read from"):
+            transform_batches(enc, Xm, out)
+    del Xm
+    assert path.read_bytes() == before  # X's file is intact
+    # an array that overlaps X's memory (here X is its first 7 columns)
+    both = np.zeros((len(X), 12), dtype=np.float32)
+    both[:, :7] = X
+    with pytest.raises(ValueError, match="shares memory with X"):
+        transform_batches(enc, both[:, :7], both)
+    # two maps of one file do not share memory, but writing one overwrites the other
+    raw = tmp_path / "raw.bin"
+    np.memmap(raw, mode="w+", dtype=np.float32, shape=(len(X), 12)).flush()
+    Xr = np.memmap(raw, mode="r", dtype=np.float32, shape=(len(X), 7))
+    out = np.memmap(raw, mode="r+", dtype=np.float32, shape=(len(X), 12))
+    with pytest.raises(ValueError, match="maps the file X is read from"):
+        transform_batches(enc, Xr, out)
+    # an array of X's own values in other memory is fine
+    _close(transform_batches(enc, both[:, :7].copy(), both), enc.transform(X))
+
+
+def test_out_of_an_integer_dtype_is_refused(enc, X_file):
+    _, X = X_file
+    for dtype in (np.int64, np.int32, np.uint8, np.bool_, np.complex64):
+        with pytest.raises(TypeError, match=f"dtype {np.dtype(dtype)}"):
+            transform_batches(enc, X, np.zeros((len(X), 12), dtype=dtype))
+
+
+def test_a_failure_halfway_leaves_no_partial_file(enc, X_file, tmp_path):
+    path, X = X_file
+    bad = X.copy()
+    bad[1700, 3] = np.nan  # in the fourth batch of 500
+    np.save(path, bad)
+    old = tmp_path / "old.npy"
+    np.save(old, np.arange(6.0))
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    for out in (old, tmp_path / "new.npy"):
+        with pytest.raises(ValueError, match="NaN"):
+            transform_batches(enc, np.load(path, mmap_mode="r"), out, batch_size=500)
+        # no temporary or partial file left, an existing file untouched
+        assert sorted(p.name for p in tmp_path.iterdir()) == listing
+    np.testing.assert_array_equal(np.load(old), np.arange(6.0))
+    # the same call on good data replaces the old file whole
+    codes = transform_batches(enc, X, old, batch_size=500)
+    _close(codes, enc.transform(X))
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
