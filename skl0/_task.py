@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._inference import batched_forward
 from ._layers import EncoderHead
 from ._skorch import estimator_net, fit_net
+from ._state import _PlainState
 from ._utils import resolve_device
 from .encoders import _COMMON_CONSTRAINTS, L0Encoder
 
@@ -29,7 +30,7 @@ _WRAPPER_CONSTRAINTS = {
 }
 
 
-class _TaskDrivenBase(BaseEstimator):
+class _TaskDrivenBase(_PlainState, BaseEstimator):
     """An skl0 encoder, fitted on its own (or given fitted), then trained end to end with a
     linear head: ``encoder_``, ``net_`` and ``history_``."""
 

@@ -35,6 +35,7 @@ from ._solvers import (
     optimal_codes,
     spectral_norm_sq,
 )
+from ._state import _PlainState
 from ._threads import scoped_fit_threads
 from ._utils import as_float32, check_float32_scale, resolve_device, torch_seed
 
@@ -66,7 +67,8 @@ _PURSUIT_CONSTRAINTS = {
 }
 
 
-class _BaseUnfoldedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                           BaseEstimator):
     """Shared machinery: dictionary → targets → unfolded net trained through skorch.
 
     Subclasses set ``_kind`` and implement ``_dictionary_l1_alpha()`` (the l1 weight of
