@@ -1,4 +1,5 @@
-"""Command line: ``python -m skl0 demo`` and ``python -m skl0 reproduce EXPERIMENT``."""
+"""Command line: ``python -m skl0 demo``, ``python -m skl0 reproduce EXPERIMENT`` and
+``python -m skl0 report``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError, validate_para
 
 from ._utils import resolve_device
 from .experiments import EXPERIMENTS
-from .experiments.codes import DEFAULT_DATA, TARGETS
+from .experiments.codes import DEFAULT_DATA
+from .experiments.settings import TARGETS
 
 _EPILOG = f"""default data of each experiment (--dataset overrides it):
   table1, table2, table3   {textwrap.fill(DEFAULT_DATA, 79, subsequent_indent=" " * 27)}
@@ -36,6 +38,16 @@ def _parser():
     demo.add_argument("--threads", type=int, default=None,
                       help="torch CPU threads at most (default: torch's own choice; skl0 "
                       "uses one where the matrices are too small for more)")
+    page = sub.add_parser(
+        "report", help="regenerate the tables of the results page from its CSV files",
+        description="Rewrite every table of the results page that names a CSV file "
+        "(<!-- csv: FILE --> ... <!-- end csv -->) from that file.")
+    page.add_argument("--page", default="docs/results.md",
+                      help="the page (default: docs/results.md, from the repository root)")
+    page.add_argument("--csv", default=None, metavar="DIR",
+                      help="the folder of the CSV files (default: results/ beside the page)")
+    page.add_argument("--check", action="store_true",
+                      help="write nothing; exit with 1 if the page differs from its files")
     rep = sub.add_parser(
         "reproduce", help="run one of the paper's experiments",
         description="Run one of the paper's experiments; it prints its table and writes "
@@ -197,6 +209,8 @@ def main(argv=None):
     and a folder that cannot be written (``ImportError`` or ``OSError`` of the run).
     """
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return _report(args)
     _check_common(args)
     extra = _table_options(args) if args.command == "reproduce" else {}
     _check_encoder_options(args, extra.get("encoder_params", {}))
@@ -210,6 +224,21 @@ def main(argv=None):
             hint = (" (--dataset digits runs on scikit-learn's embedded digits, with nothing "
                     "to install)")
         raise SystemExit(f"python -m skl0 {args.command}: error: {exc}{hint}") from None
+
+
+def _report(args):
+    """``python -m skl0 report``: 0 when the page is (or now is) its files' tables."""
+    from .experiments.report import update_page
+
+    try:
+        changed = update_page(args.page, args.csv, check=args.check)
+    except OSError as exc:
+        raise SystemExit(f"python -m skl0 report: error: {exc}") from None
+    if args.check and changed:
+        print(f"{args.page}: its tables differ from the CSV files (run python -m skl0 report)")
+        return 1
+    print(f"{args.page}: {'rewritten' if changed else 'up to date'}")
+    return 0
 
 
 def _run(args, extra):

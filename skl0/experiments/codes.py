@@ -28,11 +28,8 @@ optimal codes and the rows of each p are cached in ``output_dir/.cache``, so tab
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import numbers
-import os
 import sys
 import time
 from pathlib import Path
@@ -44,64 +41,27 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from .. import L0Encoder, MSparseEncoder, iht, sparse_encode
 from .._progress import progress_bar
 from ..metrics import code_prediction_error, support_error
-from . import mean_objective, result_stem
+from . import mean_objective, report
 from .baseline import fit_baseline
-from .data import DATASETS, installed, load_split
+from .cache import Cache
+from .data import installed, load_split
+from .settings import TableSettings
 
-__all__ = ["run", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
+__all__ = ["run", "run_settings", "PAPER", "ALPHA", "PAPER_LAMBDA", "N_NONZERO"]
 
 PAPER_LAMBDA = 0.5
 ALPHA = 0.25  # the paper's λ = 0.5: objective ½‖x − Da‖² + α‖a‖₀, threshold √(2αμ)
 N_NONZERO = 32
 IHT_ITERS = (2, 5, 10)
-TARGETS = ("htp", "paper")
 # the paper's targets (plain IHT from the l1 solution) need thousands of iterations on a
 # coherent dictionary: they get this many times the solver's iterations
 PAPER_TARGET_ITER_FACTOR = 20
+# the deep rows: the paper's network alone, then the same fitted net with skl0's pursuit
+NETWORK_ALONE = {"pursuit": False}
+WITH_PURSUIT = {"pursuit": True}
 
-#: The paper's numbers (MNIST 60k/10k, 16×16), by table, method and p.
-PAPER = {
-    "table1": {
-        "IHT (2 iterations)": (17.52, 18.73, 22.40),
-        "IHT (5 iterations)": (8.14, 6.75, 9.37),
-        "IHT (10 iterations)": (3.55, 4.33, 4.08),
-        "Baseline encoder": (8.94, 8.76, 10.17),
-        "Deep ℓ0 encoder": (0.92, 0.91, 0.81),
-    },
-    "table2": {
-        "IHT (2 iterations)": (17.23, 19.27, 19.31),
-        "IHT (5 iterations)": (10.84, 12.52, 12.40),
-        "IHT (10 iterations)": (5.67, 5.44, 5.20),
-        "Baseline encoder": (14.04, 16.76, 12.86),
-        "Deep M-sparse encoder": (2.94, 2.87, 3.29),
-    },
-    "table3": {
-        "IHT (2 iterations)": (10.8, 13.4, 13.2),
-        "IHT (5 iterations)": (6.1, 8.0, 8.8),
-        "IHT (10 iterations)": (4.6, 5.6, 5.3),
-        "Deep M-sparse encoder": (2.2, 2.7, 2.7),
-    },
-}
-_PAPER_P = (128, 256, 512)
-
-_TITLES = {
-    "table1": "Table 1 — prediction error (%) on the ℓ0-regularised problem (1)",
-    "table2": "Table 2 — prediction error (%) on the M-sparse problem (2)",
-    "table3": "Table 3 — averaged non-zero support error on the M-sparse problem (2)",
-}
-
-# Full and quick settings; explicit arguments of run() override them.
-_FULL = {"n_train": None, "n_test": None, "max_p": None, "max_epochs": 100,
-         "baseline_epochs": 100, "solver_max_iter": 1000, "dict_max_iter": 10}
-_QUICK = {"n_train": 2000, "n_test": 500, "max_p": 128, "max_epochs": 30,
-          "baseline_epochs": 30, "solver_max_iter": 300, "dict_max_iter": 3}
-
-_CSV_FIELDS = [
-    "experiment", "dataset", "n_components", "method", "kind", "n_iter",
-    "prediction_error_pct", "support_error", "objective_mean", "nnz_mean",
-    "train_prediction_error_pct", "fit_s", "encode_s", "epochs", "n_train", "n_test", "alpha",
-    "n_nonzero_coefs", "seed", "settings",
-]
+# Kept here too: the table options' documentation and older scripts name them here.
+PAPER, TITLES = report.PAPER, report.TITLES
 
 
 # ------------------------------------------------------------------------------------ data
@@ -256,93 +216,58 @@ def n_nonzero_for(p):
 # ------------------------------------------------------------- shared dictionary and codes
 
 
-_MEMORY = {}
-
-
-# Bumped whenever the dictionary learner or the optimal-codes solver changes, so that cached
-# results of an older version are not reused (2: torch dictionary learning and HTP).
-_CACHE_VERSION = 2
-
-
-def _key(*parts):
-    parts = (_CACHE_VERSION, *parts)
-    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _cached(cache_dir, name, key, compute):
-    """In-memory, then on-disk (npz), then computed arrays for ``key``."""
-    full = f"{name}_{key}"
-    if full in _MEMORY:
-        return _MEMORY[full]
-    path = None if cache_dir is None else Path(cache_dir) / f"{full}.npz"
-    if path is not None and path.is_file():
-        with np.load(path) as f:
-            value = {k: f[k] for k in f.files}
-    else:
-        value = compute()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # write then rename: concurrent runs (table1 and table2) may share a cache entry
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, **value)
-            os.replace(tmp, path)
-    _MEMORY[full] = value
-    return value
-
-
-def _with_targets(key, targets):
-    """A cache key for ``targets``: the default's keys are those written before the option."""
-    return key if targets == "htp" else _key(key, targets)
-
-
-def shared_problem(Xtr, Xte, p, problem, *, seed, device, dict_max_iter, solver_max_iter,
-                   data_key, cache_dir=None, targets="htp", X_extra=None, extra_key=None):
+def shared_problem(Xtr, Xte, p, settings, cache, *, X_extra=None):
     """The dictionary and the optimal codes (train, test, extra) for one p.
 
-    ``problem`` is ``"l0"`` (alpha = 0.25) or ``"msparse"`` (M = :func:`n_nonzero_for`).
-    The dictionary is the one :class:`~skl0.L0Encoder` learns with ``random_state=seed``
-    (unit-norm atoms), the same for both problems. ``targets`` picks the optimal codes:
-    ``"htp"`` those of the encoders' ``fit`` (:func:`skl0.sparse_encode` with
-    ``algorithm="optimal"``), ``"paper"`` the paper's definition word for word: the l1
-    solution, then plain IHT from it until convergence (``algorithm="l1_iht"``, at most
-    ``PAPER_TARGET_ITER_FACTOR * solver_max_iter`` iterations).
+    The problem is ``settings.problem``: ``"l0"`` (alpha = 0.25) or ``"msparse"``
+    (M = :func:`n_nonzero_for`). The dictionary is the one :class:`~skl0.L0Encoder` learns
+    with ``random_state=settings.seed`` (unit-norm atoms), the same for both problems.
+    ``settings.targets`` picks the optimal codes: ``"htp"`` those of the encoders' ``fit``
+    (:func:`skl0.sparse_encode` with ``algorithm="optimal"``), ``"paper"`` the paper's
+    definition word for word: the l1 solution, then plain IHT from it until convergence
+    (``algorithm="l1_iht"``, at most ``PAPER_TARGET_ITER_FACTOR * solver_max_iter``
+    iterations).
 
     ``X_extra`` (e.g. :func:`shifted_training_set`) gets its optimal codes too, on the same
-    dictionary, cached apart under ``extra_key`` (which must identify ``X_extra``): the
-    dictionary and the codes of ``Xtr`` and ``Xte`` are those computed without it.
+    dictionary, cached apart under ``settings.augment``: the dictionary and the codes of
+    ``Xtr`` and ``Xte`` are those computed without it.
 
     Returns
     -------
     C, codes_train, codes_test, codes_extra
         ``codes_extra`` is None without ``X_extra``.
     """
-    if targets not in TARGETS:
-        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
-    dkey = _key(data_key, p, seed, dict_max_iter)
+    device = settings.device
+    data = ("dataset", "seed", "n_train", "n_test", "zca")
+    shapes = [list(Xtr.shape), list(Xte.shape)]
+    dkey = settings.key(*data, "dict_max_iter", p=p, shapes=shapes)
 
     def learn():
-        enc = L0Encoder(p, max_epochs=0, dict_max_iter=dict_max_iter, random_state=seed,
-                        device=device).fit(Xtr)
+        enc = L0Encoder(p, max_epochs=0, dict_max_iter=settings.dict_max_iter,
+                        random_state=settings.seed, device=device).fit(Xtr)
         return {"components": enc.components_.astype(np.float32)}
 
-    C = _cached(cache_dir, "dictionary", dkey, learn)["components"]
-    kwargs = ({"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)})
-
-    solver = ({"algorithm": "optimal", "max_iter": solver_max_iter} if targets == "htp" else
-              {"algorithm": "l1_iht", "max_iter": PAPER_TARGET_ITER_FACTOR * solver_max_iter})
+    C = cache.arrays("dictionary", dkey, learn)["components"]
+    problem = settings.problem
+    kwargs = {"alpha": ALPHA} if problem == "l0" else {"n_nonzero_coefs": n_nonzero_for(p)}
+    max_iter = settings.solver_max_iter
+    solver = ({"algorithm": "optimal", "max_iter": max_iter} if settings.targets == "htp" else
+              {"algorithm": "l1_iht", "max_iter": PAPER_TARGET_ITER_FACTOR * max_iter})
 
     def codes_of(X):
         # its own bar on a terminal; in a file the table's bar says where the run is
         return sparse_encode(np.asarray(X, dtype=np.float32), C, device=device,
                              verbose=int(sys.stderr.isatty()), **solver, **kwargs)
 
-    ckey = _with_targets(_key(dkey, problem, kwargs, solver_max_iter), targets)
-    codes = _cached(cache_dir, f"codes_{problem}", ckey,
-                    lambda: {"train": codes_of(Xtr), "test": codes_of(Xte)})
+    ckey = settings.key(*data, "dict_max_iter", "solver_max_iter", "targets", p=p,
+                        shapes=shapes, problem=kwargs)
+    codes = cache.arrays(f"codes_{problem}", ckey,
+                         lambda: {"train": codes_of(Xtr), "test": codes_of(Xte)})
     extra = None
     if X_extra is not None:
-        extra = _cached(cache_dir, f"codes_{problem}_extra", _key(ckey, extra_key),
-                        lambda: {"extra": codes_of(X_extra)})["extra"]
+        ekey = settings.key("augment", codes=ckey, n_extra=len(X_extra))
+        extra = cache.arrays(f"codes_{problem}_extra", ekey,
+                             lambda: {"extra": codes_of(X_extra)})["extra"]
     return C, codes["train"], codes["test"], extra
 
 
@@ -366,30 +291,21 @@ def fit_deep_encoder(problem, C, Xtr, codes_tr, *, seed, device, **params):
 # ---------------------------------------------------------------------------- evaluation
 
 
-def _objective(problem, X, A, C):
-    return mean_objective(X, A, C, alpha=ALPHA if problem == "l0" else None)
-
-
 def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
 
 
-def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_dir,
-               encoder_params=None, progress=None, targets="htp", X_extra=None,
-               extra_key=None):
-    """All rows of one dictionary size: a list of dicts (see ``_CSV_FIELDS``).
+def evaluate_p(Xtr, Xte, p, settings, cache, *, progress=None, X_extra=None):
+    """All rows of one dictionary size: a list of dicts (see :data:`report.CODES_FIELDS`).
 
     With ``X_extra`` (see :func:`shared_problem`) the two encoders train on ``Xtr`` and
     ``X_extra`` together, each with its optimal codes; everything else (the dictionary, the
     test codes, the IHT rows, the training error, measured on ``Xtr``) is as without it.
     """
-    C, Atr, Ate, Aextra = shared_problem(
-        Xtr, Xte, p, problem, seed=seed, device=device,
-        dict_max_iter=settings["dict_max_iter"], solver_max_iter=settings["solver_max_iter"],
-        data_key=data_key, cache_dir=cache_dir, targets=targets, X_extra=X_extra,
-        extra_key=extra_key)
+    problem, device, seed = settings.problem, settings.device, settings.seed
+    C, Atr, Ate, Aextra = shared_problem(Xtr, Xte, p, settings, cache, X_extra=X_extra)
     Xfit, Afit = Xtr, Atr
     if X_extra is not None:
         Xfit, Afit = np.concatenate([Xtr, X_extra]), np.concatenate([Atr, Aextra])
@@ -402,7 +318,7 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
             "method": method, "kind": kind, "n_iter": n_iter, "n_components": p,
             "prediction_error_pct": 100 * code_prediction_error(Ate, A),
             "support_error": support_error(Ate, A),
-            "objective_mean": _objective(problem, Xte, A, C),
+            "objective_mean": mean_objective(Xte, A, C, alpha=kw.get("alpha")),
             "nnz_mean": float(np.count_nonzero(A, axis=1).mean()),
             "train_prediction_error_pct": ("" if train_A is None
                                            else 100 * code_prediction_error(Atr, train_A)),
@@ -415,30 +331,29 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     for k in IHT_ITERS:
         A, t = _timed(lambda k=k: iht(Xte, C, n_iter=k, device=device, **kw))
         add(f"IHT ({k} iterations)", "iterative", A, n_iter=k, encode_s=t)
-    (A, n_done), t = _timed(lambda: iht(Xte, C, n_iter=settings["solver_max_iter"], tol=1e-5,
+    (A, n_done), t = _timed(lambda: iht(Xte, C, n_iter=settings.solver_max_iter, tol=1e-5,
                                         device=device, return_n_iter=True, **kw))
     add("IHT (to convergence from 0)", "iterative", A, n_iter=n_done, encode_s=t)
 
-    net, t_fit = _timed(lambda: fit_baseline(Xfit, Afit, max_epochs=settings["baseline_epochs"],
+    net, t_fit = _timed(lambda: fit_baseline(Xfit, Afit, max_epochs=settings.baseline_epochs,
                                              seed=seed, device=device))
     A, t = _timed(lambda: net.predict(Xte))
     add("Baseline encoder", "encoder", A, n_iter=3, fit_s=t_fit, encode_s=t,
         train_A=net.predict(Xtr), epochs=len(net.history))
 
     # the paper's network: its own codes, no pursuit
-    params = {"max_epochs": settings["max_epochs"], "pursuit": False, **(encoder_params or {})}
+    params = {**settings.recipe, **NETWORK_ALONE}
     enc, t_fit = _timed(lambda: fit_deep_encoder(problem, C, Xfit, Afit, seed=seed,
                                                  device=device, **params))
     A, t = _timed(lambda: enc.transform(Xte))
     name = "Deep ℓ0 encoder" if problem == "l0" else "Deep M-sparse encoder"
     add(name, "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
         train_A=enc.transform(Xtr), epochs=len(enc.history_))
-    if not params["pursuit"]:
-        # the same net finished by skl0's default pursuit (not in the paper)
-        enc.set_params(pursuit=True)
-        A, t = _timed(lambda: enc.transform(Xte))
-        add(name + " + pursuit", "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
-            train_A=enc.transform(Xtr), epochs=len(enc.history_))
+    # the same net finished by skl0's pursuit (not in the paper)
+    enc.set_params(**WITH_PURSUIT)
+    A, t = _timed(lambda: enc.transform(Xte))
+    add(name + " + pursuit", "encoder", A, n_iter=enc.n_stages, fit_s=t_fit, encode_s=t,
+        train_A=enc.transform(Xtr), epochs=len(enc.history_))
 
     if problem == "msparse":
         A, t = _timed(lambda: sk_sparse_encode(Xte.astype(np.float64), C.astype(np.float64),
@@ -449,123 +364,6 @@ def evaluate_p(problem, Xtr, Xte, p, *, seed, device, settings, data_key, cache_
     return rows
 
 
-# ------------------------------------------------------------------------------ reporting
-
-
-def _fmt(v, nd=2):
-    if v == "" or v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
-def _metric(experiment):
-    return "support_error" if experiment == "table3" else "prediction_error_pct"
-
-
-def _markdown(experiment, dataset, rows, ps, header_lines):
-    metric = _metric(experiment)
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    by = {(r["method"], r["n_components"]): r for r in rows}
-    paper = PAPER[experiment]
-    paper_name = {"Deep ℓ0 encoder": "Deep ℓ0 encoder",
-                  "Deep M-sparse encoder": "Deep M-sparse encoder"}
-    out = [f"# {_TITLES[experiment]} — {dataset}", ""] + header_lines + [""]
-    unit = "support error" if experiment == "table3" else "error %"
-    head = ["method"] + [f"{unit}, p={p}" for p in ps] + [f"paper p={p}" for p in _PAPER_P]
-    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in methods:
-        if experiment == "table3" and m.startswith("Baseline"):
-            continue
-        cells = [m] + [_fmt(by[(m, p)][metric]) if (m, p) in by else "" for p in ps]
-        pv = paper.get(paper_name.get(m, m))
-        cells += [f"{v:.2f}" for v in pv] if pv else [""] * len(_PAPER_P)
-        out.append("| " + " | ".join(cells) + " |")
-    obj = "ℓ0 objective ½‖x − Da‖² + α‖a‖₀" if experiment == "table1" else "‖x − Da‖²"
-    out += ["", f"Mean objective reached on the test set ({obj}), mean number of nonzeros, "
-            "error on the training set (%), fit and encode time (s):", ""]
-    head = ["method", "p", "objective", "nnz", "pred. error %", "support err.", "train error %",
-            "fit s", "encode s", "iterations"]
-    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["method"], r["n_components"], _fmt(r["objective_mean"], 3),
-                 _fmt(r["nnz_mean"], 1), _fmt(r["prediction_error_pct"]),
-                 _fmt(r["support_error"]), _fmt(r["train_prediction_error_pct"]),
-                 _fmt(r["fit_s"], 1), _fmt(r["encode_s"], 3), r["n_iter"]]
-        out.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(out) + "\n"
-
-
-def _print_table(experiment, rows, ps):
-    metric = _metric(experiment)
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    by = {(r["method"], r["n_components"]): r for r in rows}
-    w = max(len(m) for m in methods) + 2
-    unit = "support err." if experiment == "table3" else "error %"
-    print(f"{'method':<{w}}" + "".join(f"{f'{unit} p={p}':>20}{'objective':>11}" for p in ps))
-    for m in methods:
-        line = f"{m:<{w}}"
-        for p in ps:
-            r = by.get((m, p))
-            line += (f"{_fmt(r[metric]):>20}{_fmt(r['objective_mean'], 3):>11}" if r
-                     else " " * 31)
-        print(line)
-
-
-def _figures(experiment, stem, rows, ps, out):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # matplotlib is an optional dependency
-        print("matplotlib is not installed: no figures")
-        return []
-    metric = _metric(experiment)
-    ylabel = "support error" if experiment == "table3" else "prediction error (%)"
-    methods = [m for m in dict.fromkeys(r["method"] for r in rows)
-               if not m.startswith("Optimal")
-               and not (experiment == "table3" and m.startswith("Baseline"))]
-    paths = []
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for m in methods:
-        pts = [(r["n_components"], r[metric]) for r in rows if r["method"] == m]
-        ax.plot(*zip(*pts, strict=True), marker="o", label=m)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ps, [str(p) for p in ps])
-    ax.set_xlabel("dictionary size p")
-    ax.set_ylabel(ylabel)
-    ax.set_title(stem)
-    ax.legend(fontsize="small")
-    path = out / f"{stem}_vs_p.png"
-    fig.savefig(path, dpi=120)
-    paths.append(path)
-
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for i, p in enumerate(ps):
-        color = f"C{i}"
-        pts = [(r["n_iter"], r[metric]) for r in rows
-               if r["n_components"] == p and r["method"].startswith("IHT (") and
-               "iterations" in r["method"]]
-        ax.plot(*zip(*pts, strict=True), marker="o", color=color, label=f"IHT, p={p}")
-        for r in rows:
-            if r["n_components"] == p and r["kind"] == "encoder":
-                deep = r["method"].startswith("Deep")
-                if not deep and experiment == "table3":
-                    continue
-                ax.scatter([r["n_iter"]], [r[metric]], color=color, s=80,
-                           marker="*" if deep else "s",
-                           label=f"{'deep' if deep else 'baseline'}, p={p}")
-    ax.set_xlabel("iterations (IHT) / stages or hidden layers (encoders)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{stem}: error against iterations")
-    ax.legend(fontsize="x-small", ncol=2)
-    path = out / f"{stem}_vs_iter.png"
-    fig.savefig(path, dpi=120)
-    paths.append(path)
-    return paths
-
-
 # ------------------------------------------------------------------------------------- run
 
 
@@ -574,6 +372,10 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
         baseline_epochs=None, solver_max_iter=None, dict_max_iter=None, encoder_params=None,
         tag=None, zca=None, targets="htp", augment=0):
     """Run table1, table2 or table3; print the table, write Markdown, CSV and figures.
+
+    The options become one :class:`~skl0.experiments.settings.TableSettings`
+    (:meth:`~skl0.experiments.settings.TableSettings.from_options` checks them), which
+    :func:`run_settings` runs.
 
     Parameters
     ----------
@@ -605,137 +407,126 @@ def run(experiment, *, dataset=None, n_components=(128, 256, 512), seed=0, quick
     zca : float, optional
         ZCA-whiten the data (ε relative to the largest eigenvalue, fitted on the training part)
         after the paper's preprocessing; the output names get ``_zca<ε>``. Not in the paper's
-        text: it makes the learned dictionary far less coherent (docs/results.md).
+        text: it makes the learned dictionary far less coherent (docs/history.md).
     targets : {"htp", "paper"}, default="htp"
         The optimal codes (see :func:`shared_problem`): ``"htp"`` those of the encoders'
         ``fit`` (lower objective), ``"paper"`` the paper's l1 solution refined by plain IHT
-        until convergence (stable under small changes of x; docs/results.md); the output
+        until convergence (stable under small changes of x; docs/history.md); the output
         names get ``_paper-targets``.
     augment : int, default=0
         If positive, the two encoders also train on the training images shifted by up to
         ``augment`` pixels each way (:func:`shifted_training_set`, with their own optimal
         codes); the dictionary, the test codes and the IHT rows stay those of the training
         set alone, and the training error is measured on it. Not in the paper: more training
-        data for the small data sets (docs/results.md). The output names get ``_aug<augment>``.
+        data for the small data sets (docs/history.md). The output names get ``_aug<augment>``.
 
     Returns
     -------
     rows : list of dict
         One per (p, method), the columns of the CSV.
     """
-    if experiment not in _TITLES:
-        raise ValueError(f"experiment must be one of {sorted(_TITLES)}, got {experiment!r}")
     named = dataset is not None
     dataset = default_dataset(quick) if dataset is None else dataset
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    if targets not in TARGETS:
-        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
-    if isinstance(augment, bool) or not isinstance(augment, numbers.Integral) or augment < 0:
-        raise ValueError(f"augment must be a non-negative integer, got {augment!r}")
-    if augment and zca is not None:
-        raise ValueError("augment and zca cannot be combined (the shifted copies are not "
-                         "whitened)")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    settings = dict(_QUICK if quick else _FULL)
-    for name, value in (("n_train", n_train), ("n_test", n_test), ("max_epochs", max_epochs),
-                        ("baseline_epochs", baseline_epochs),
-                        ("solver_max_iter", solver_max_iter), ("dict_max_iter", dict_max_iter)):
-        if value is not None:
-            settings[name] = value
-    if augment:  # only then: the keys of the rows cached without it stay valid
-        settings["augment"] = int(augment)
-    ps = sorted({int(p) for p in n_components})
-    if settings["max_p"] is not None:
-        ps = [p for p in ps if p <= settings["max_p"]] or ps[:1]
-    problem = "l0" if experiment == "table1" else "msparse"
-    out = Path(output_dir)
-
-    t0 = time.perf_counter()
-    X_extra = None
-    if augment:  # one load for both (augment excludes zca)
-        Xtr, Xte, desc, *raw = _load(dataset, seed, settings["n_train"], settings["n_test"])
-        Xtr, Xte = np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte)
-        X_extra = _shifted_set(*raw, int(augment))
-    else:
-        Xtr, Xte, desc = load_dataset(dataset, seed=seed, n_train=settings["n_train"],
-                                      n_test=settings["n_test"], zca=zca)
-    # written only now that the data are loaded
-    out.mkdir(parents=True, exist_ok=True)
-    data_key = [dataset, seed, settings["n_train"], settings["n_test"], Xtr.shape, Xte.shape]
-    if zca is not None:
-        data_key.append(["zca", float(zca)])
-        tag = f"zca{zca:g}" + (f"_{tag}" if tag else "")
-    if targets != "htp":  # the dictionary is the same; the targets and rows are not
-        tag = f"{targets}-targets" + (f"_{tag}" if tag else "")
-    if augment:
-        tag = (f"{tag}_" if tag else "") + f"aug{augment}"
-    mapping = (f"λ = {PAPER_LAMBDA} in the paper's convention (objective ‖x − Da‖² + λ‖a‖₀, "
-               f"threshold λ^0.5 at unit step) is alpha = {ALPHA} in skl0's "
-               "½‖x − Da‖² + α‖a‖₀ (threshold √(2αμ))")
-    if problem == "msparse":
-        mapping = "M = " + ", ".join(f"{n_nonzero_for(p)} (p={p})" for p in ps)
-    recipe = {"max_epochs": settings["max_epochs"], **(encoder_params or {})}
+    settings = TableSettings.from_options(
+        experiment, dataset=dataset, n_components=n_components, seed=seed, quick=quick,
+        device=device, encoder_params=encoder_params, tag=tag, zca=zca, targets=targets,
+        augment=augment, n_train=n_train, n_test=n_test, max_epochs=max_epochs,
+        baseline_epochs=baseline_epochs, solver_max_iter=solver_max_iter,
+        dict_max_iter=dict_max_iter)
     if not named:
         print(f"data: {dataset} (the default: {DEFAULT_DATA}; --dataset chooses)")
-    print(f"skl0 {experiment} on {dataset}: {len(Xtr)} train / {len(Xte)} test samples of "
-          f"{Xtr.shape[1]} features, p = {ps}, device {device}")
-    print(mapping)
+    return run_settings(settings, output_dir)
+
+
+def _problem_line(settings):
+    if settings.problem == "msparse":
+        return "M = " + ", ".join(f"{n_nonzero_for(p)} (p={p})" for p in settings.n_components)
+    return (f"λ = {PAPER_LAMBDA} in the paper's convention (objective ‖x − Da‖² + λ‖a‖₀, "
+            f"threshold λ^0.5 at unit step) is alpha = {ALPHA} in skl0's "
+            "½‖x − Da‖² + α‖a‖₀ (threshold √(2αμ))")
+
+
+def _load_settings(settings):
+    """``(Xtr, Xte, description, X_extra)`` of a run (``X_extra`` None without augment)."""
+    if settings.augment:  # one load for both (augment excludes zca)
+        Xtr, Xte, desc, *raw = _load(settings.dataset, settings.seed, settings.n_train,
+                                     settings.n_test)
+        return (np.ascontiguousarray(Xtr), np.ascontiguousarray(Xte), desc,
+                _shifted_set(*raw, settings.augment))
+    return (*load_dataset(settings.dataset, seed=settings.seed, n_train=settings.n_train,
+                          n_test=settings.n_test, zca=settings.zca), None)
+
+
+def _header(settings, desc, n_train, n_test, n_extra, elapsed):
+    """The lines above the tables of the Markdown file."""
+    recorded = json.dumps({**settings.budgets, **settings.recipe})
+    lines = [f"Data: {desc}; {n_train} training and {n_test} test samples"
+             + (" (quick run)." if settings.quick else "."),
+             f"Problem: {_problem_line(settings)}.",
+             ("Targets: the encoders' optimal codes (l1 start, then HTP)."
+              if settings.targets == "htp" else
+              "Targets: the paper's optimal codes (the l1 solution, then plain IHT until "
+              "convergence).")]
+    if n_extra:
+        lines.append(f"Training data of the encoders: the {n_train} training samples and "
+                     f"{n_extra} copies of their images shifted by up to {settings.augment} "
+                     "pixels (the dictionary, the test codes and the IHT rows come from the "
+                     "training samples alone; train errors are on them).")
+    lines += [f"Settings: {recorded}, seed {settings.seed}, device {settings.device}; "
+              f"{elapsed:.0f} s in all.",
+              "Paper columns: MNIST 60k/10k (Wang, Ling and Huang, AAAI 2016)."]
+    return lines
+
+
+def run_settings(settings, output_dir="results"):
+    """Run the table that ``settings`` (a :class:`~skl0.experiments.settings.TableSettings`)
+    describes into ``output_dir``; the rows of :func:`run`."""
+    t0 = time.perf_counter()
+    Xtr, Xte, desc, X_extra = _load_settings(settings)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)  # only now that the data are loaded
+    cache = Cache(out / ".cache")
+    ps, experiment = settings.n_components, settings.experiment
+    print(f"skl0 {experiment} on {settings.dataset}: {len(Xtr)} train / {len(Xte)} test "
+          f"samples of {Xtr.shape[1]} features, p = {list(ps)}, device {settings.device}")
+    print(_problem_line(settings))
     if X_extra is not None:
         print(f"the encoders also train on {len(X_extra)} shifted copies of the training "
-              f"images (up to {augment} pixels)")
-    n_rows = len(IHT_ITERS) + 4 + (problem == "msparse")
+              f"images (up to {settings.augment} pixels)")
+    n_rows = len(IHT_ITERS) + 5 + (settings.problem == "msparse")
+    recorded = json.dumps({**settings.budgets, **settings.recipe})
     rows = []
     with progress_bar(total=n_rows * len(ps), desc=experiment, unit="row") as bar:
         for p in ps:
             # table2 and table3 share their rows: the second one reads them from the cache
-            rkey = _with_targets(_key(data_key, p, settings, recipe), targets)
-            rows_path = out / ".cache" / f"rows_{problem}_{rkey}.json"
-            if rows_path.is_file():
-                p_rows = json.loads(rows_path.read_text(encoding="utf-8"))
+            p_rows, cached = cache.rows(
+                f"rows_{settings.problem}", settings.key(
+                    p=p, problem=settings.problem, shapes=[list(Xtr.shape), list(Xte.shape)]),
+                lambda p=p: evaluate_p(Xtr, Xte, p, settings, cache, progress=bar,
+                                       X_extra=X_extra))
+            if cached:
                 bar.update(len(p_rows))
-            else:
-                p_rows = evaluate_p(problem, Xtr, Xte, p, seed=seed, device=device,
-                                    settings=settings, data_key=data_key,
-                                    cache_dir=out / ".cache", encoder_params=encoder_params,
-                                    progress=bar, targets=targets, X_extra=X_extra,
-                                    extra_key=["shifted", augment])
-                rows_path.parent.mkdir(parents=True, exist_ok=True)
-                rows_path.write_text(json.dumps(p_rows), encoding="utf-8")
             for r in p_rows:
-                r.update(experiment=experiment, dataset=dataset, n_train=len(Xtr),
-                         n_test=len(Xte), alpha=ALPHA if problem == "l0" else "",
-                         n_nonzero_coefs=n_nonzero_for(p) if problem == "msparse" else "",
-                         seed=seed, settings=json.dumps({**settings, **recipe}))
+                r.update(experiment=experiment, dataset=settings.dataset, n_train=len(Xtr),
+                         n_test=len(Xte), alpha=ALPHA if settings.problem == "l0" else "",
+                         n_nonzero_coefs=(n_nonzero_for(p) if settings.problem == "msparse"
+                                          else ""),
+                         seed=settings.seed, settings=recorded)
                 rows.append(r)
     elapsed = time.perf_counter() - t0
 
-    stem = result_stem(experiment, dataset, seed=seed, tag=tag)
-    header = [
-        f"Data: {desc}; {len(Xtr)} training and {len(Xte)} test samples"
-        + (" (quick run)." if quick else "."),
-        f"Problem: {mapping}.",
-        ("Targets: the encoders' optimal codes (l1 start, then HTP)." if targets == "htp" else
-         "Targets: the paper's optimal codes (the l1 solution, then plain IHT until "
-         "convergence)."),
-        *([f"Training data of the encoders: the {len(Xtr)} training samples and "
-           f"{len(X_extra)} copies of their images shifted by up to {augment} pixels "
-           "(the dictionary, the test codes and the IHT rows come from the training "
-           "samples alone; train errors are on them)."] if X_extra is not None else []),
-        f"Settings: {json.dumps({**settings, **recipe})}, seed {seed}, device {device}; "
-        f"{elapsed:.0f} s in all.",
-        "Paper columns: MNIST 60k/10k (Wang, Ling and Huang, AAAI 2016).",
-    ]
-    (out / f"{stem}.md").write_text(_markdown(experiment, dataset, rows, ps, header),
-                                    encoding="utf-8")
-    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    _figures(experiment, stem, rows, ps, out)
+    stem = settings.stem
+    header = _header(settings, desc, len(Xtr), len(Xte),
+                     0 if X_extra is None else len(X_extra), elapsed)
+    (out / f"{stem}.md").write_text(
+        report.codes_markdown(experiment, settings.dataset, rows, ps, header),
+        encoding="utf-8")
+    report.write_csv(out / f"{stem}.csv", rows, report.CODES_FIELDS)
+    report.codes_figures(experiment, stem, rows, ps, out)
     print()
-    print(f"{_TITLES[experiment]} — {dataset} ({elapsed:.0f} s)")
-    _print_table(experiment, rows, ps)
+    print(f"{report.TITLES[experiment]} — {settings.dataset} ({elapsed:.0f} s)")
+    report.print_codes_table(experiment, rows, ps)
     print(f"written: {out / (stem + '.md')}, {out / (stem + '.csv')} and figures")
     return rows
