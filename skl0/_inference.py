@@ -13,7 +13,10 @@ import torch
 from sklearn.utils import assert_all_finite
 
 from ._threads import _threads_for, capped_threads, module_flops, work_threads
+from ._utils import check_float32_scale
 
+# Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
+# (4 MiB), so that a transform's extra peak memory stays small whatever its size.
 _BATCH_ELEMENTS = 1 << 20
 
 # The same for the fast path on the CPU when it runs one batch at a time: 1 MiB of codes
@@ -66,9 +69,10 @@ def _batch_workers(device, n, batch_size, share=False):
 _ALIGNMENT = 64  # bytes: torch's own CPU buffers are aligned so
 
 
-def _batches(X, starts, batch_size, device, total=None):
+def _batches(X, starts, batch_size, device, extent=None):
     """``(start, batch)`` for each start: ``X``'s rows as a float32 tensor on ``device``; the
-    float64 tensor ``total``, if given, gets each batch's sum (the finiteness check).
+    float32 tensor ``extent``, if given, becomes the largest ``|x|`` seen so far, NaN once a
+    batch holds one (the finiteness and scale check of :func:`batched_forward`).
 
     A batch is ``X``'s own memory when that is float32, C-contiguous, writable (torch warns
     on read-only memory) and 64-byte aligned, else a copy in a buffer of torch's (aligned):
@@ -84,8 +88,9 @@ def _batches(X, starts, batch_size, device, total=None):
             xb = torch.empty(rows.shape, dtype=torch.float32)
             np.copyto(xb.numpy(), rows, casting="same_kind")
         xb = xb.to(device)
-        if total is not None:
-            total += xb.sum()
+        if extent is not None:
+            low, high = torch.aminmax(xb)  # one pass; NaN propagates, infinity is the max
+            torch.maximum(extent, torch.maximum(high, -low), out=extent)
         yield start, xb
 
 
@@ -94,9 +99,9 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=N
 
     With several workers each takes the next batch when it is done with one, and torch's
     intra-op threads are set to 1 meanwhile (restored after); with one, the batches run
-    under :func:`work_threads` sized by ``flops``, those of one batch. Returns the float64
-    sum of the float32 batches when ``check_finite`` (for :func:`batched_forward`'s
-    finiteness check), else ``None``.
+    under :func:`work_threads` sized by ``flops``, those of one batch. Returns the largest
+    ``|x|`` of the float32 batches when ``check_finite`` (NaN if one holds NaN; for
+    :func:`batched_forward`'s finiteness and scale check), else ``None``.
     """
     starts = range(0, X.shape[0], batch_size)
     # the workers take the next batch when they are done with one: a worker whose core is
@@ -113,17 +118,17 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=N
 
     def work(k):
         # inference mode and numpy's error state are per thread: entered here
-        total = torch.zeros((), dtype=torch.float64, device=device) if check_finite else None
+        extent = _new_extent(device) if check_finite else None
         # with the check, a float32 overflow of the cast to inf is reported after the loop
         quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
         with torch.inference_mode(), quiet:
-            for start, xb in _batches(X, next_starts(), batch_size, device, total):
+            for start, xb in _batches(X, next_starts(), batch_size, device, extent):
                 run(xb, torch.from_numpy(out[start:start + batch_size]))
-        return total
+        return extent
 
     if workers == 1:
         with work_threads(flops):
-            totals = [work(0)]
+            extents = [work(0)]
     else:
         # the pool's new threads take the count set here; threads of the caller's that
         # already ran torch keep their own (OpenMP's per-thread setting)
@@ -131,25 +136,33 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=N
         torch.set_num_threads(1)
         try:
             with ThreadPoolExecutor(workers) as pool:
-                totals = list(pool.map(work, range(workers)))
+                extents = list(pool.map(work, range(workers)))
         finally:
             torch.set_num_threads(before)
-    return sum(totals) if check_finite else None
+    return torch.stack(extents).max() if check_finite else None
 
 
-def _raise_unless_finite(X):
-    """Raise scikit-learn's ``ValueError`` if ``X`` holds NaN or infinity, or ours if a value
-    overflows float32 (the encoders compute in float32); return if every value is finite
-    there (a finite ``X`` whose float32 sum overflowed)."""
+def _new_extent(device):
+    return torch.zeros((), dtype=torch.float32, device=device)
+
+
+def _check_extent(X, extent):
+    """The check of ``fit`` on ``X``, from the largest ``|x|`` of its float32 batches.
+
+    ``fit`` refuses NaN and infinity (scikit-learn's messages) and a scale out of float32's
+    reach (:func:`~skl0._utils.check_float32_scale`); so does this, in the same words.
+    ``extent`` decides alone when it is finite and clear of both limits of that scale
+    check by a factor of 2 (beyond the rounding of the cast to float32); otherwise
+    (NaN, infinity, a limit near, all zeros) ``X`` itself is checked, element-wise.
+    """
+    info = np.finfo(np.float32)
+    square = extent * extent
+    if (math.isfinite(extent) and square >= 2.0 * float(info.tiny)
+            and 2.0 * square * X.shape[1] <= float(info.max)):
+        return
     with np.errstate(over="ignore", invalid="ignore"):  # its fast sum may overflow
         assert_all_finite(X, input_name="X")
-    if X.dtype != np.float32:
-        big = float(np.max(np.abs(X)))
-        if big > float(np.finfo(np.float32).max):
-            raise ValueError(
-                f"Input X has values beyond float32's range (max |x| = {big:.3g}); the "
-                "encoders compute in float32: rescale X"
-            )
+    check_float32_scale(X)
 
 
 def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=False):
@@ -164,10 +177,11 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     batch's products (one thread for small ones). The environment's cap (loky's
     ``OMP_NUM_THREADS`` under ``n_jobs``) applies; torch's count is restored after.
 
-    ``check_finite=True`` replaces scikit-learn's finiteness check of ``X`` (a single-threaded
-    pass over all of ``X``) by the sum of each float32
-    batch while it is in cache, on torch's threads. Only when the total is not finite is ``X``
-    checked element-wise (:func:`_raise_unless_finite`), with scikit-learn's error messages.
+    ``check_finite=True`` applies ``fit``'s check of ``X`` (finite, and on a scale float32
+    carries: :func:`~skl0._utils.check_float32_scale`) with its messages, without a pass of
+    its own over ``X``: the largest ``|x|`` of each float32 batch is taken while the batch
+    is in cache, on torch's threads, and ``X`` is checked element-wise only when that
+    value is not clearly fine (:func:`_check_extent`).
     """
     n = X.shape[0]
     default_batch = batch_size is None
@@ -176,7 +190,7 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
     was_training = module.training
     module.eval()
     out = None
-    total = torch.zeros((), dtype=torch.float64, device=device) if check_finite else None
+    extent = _new_extent(device) if check_finite else None
     try:
         # with the check, a float32 overflow of the cast to inf is reported after the loop
         quiet = np.errstate(over="ignore") if check_finite else contextlib.nullcontext()
@@ -193,20 +207,20 @@ def batched_forward(module, X, device, out_dtype, batch_size=None, check_finite=
                 if workers == 1 and default_batch and torch.device(device).type == "cpu":
                     batch_size = _default_batch_size(module, _SERIAL_CPU_BATCH_ELEMENTS)
                 flops = module_flops(module, min(n, batch_size))
-                total = _run_batches(run, X, out, batch_size, device, workers, check_finite,
-                                     flops)
+                extent = _run_batches(run, X, out, batch_size, device, workers,
+                                      check_finite, flops)
             else:
                 with work_threads(module_flops(module, min(n, batch_size))):
                     for start, xb in _batches(X, range(0, n, batch_size), batch_size, device,
-                                              total):
+                                              extent):
                         zb = module(xb)
                         if out is None:
                             out = np.empty((n, zb.shape[1]), dtype=out_dtype)
                         out[start:start + batch_size] = zb.cpu().numpy()
     finally:
         module.train(was_training)
-    if total is not None and not math.isfinite(total.item()):
-        _raise_unless_finite(X)
+    if extent is not None:
+        _check_extent(X, float(extent.item()))
     if out is None:  # no samples: ask the module for the width
         with torch.inference_mode():
             p = module.eval()(torch.zeros(1, X.shape[1], device=device)).shape[1]

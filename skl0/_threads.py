@@ -137,6 +137,3 @@ def scoped_fit_threads(fit):
 
     return wrapper
 
-
-# Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
-# (4 MiB), so that a transform's extra peak memory stays small whatever its size while the

@@ -65,18 +65,72 @@ def test_batched_forward_check_finite_raises_sklearn_errors(kind, row, bad, mess
 def test_batched_forward_check_finite_float32_overflow():
     X = np.random.RandomState(0).randn(30, 6)
     X[4, 1] = 1e300  # finite in float64, infinite once cast to float32
-    with pytest.raises(ValueError, match="beyond float32's range"):
+    with pytest.raises(ValueError, match="too large for float32"):
         batched_forward(_small_net(), X, "cpu", np.float64, check_finite=True)
-    # finite float32 values whose sum overflows are accepted, with the codes unchanged
-    big = np.full((30, 6), 3e38, dtype=np.float32)
-    big[:, ::2] *= -0.5
-    got = batched_forward(_small_net(), big, "cpu", np.float32, batch_size=7, check_finite=True)
-    ref = batched_forward(_small_net(), big, "cpu", np.float32, batch_size=7)
-    np.testing.assert_array_equal(got, ref)
     ok = np.random.RandomState(1).randn(30, 6)
     np.testing.assert_array_equal(
         batched_forward(_small_net(), ok, "cpu", np.float64, check_finite=True),
         batched_forward(_small_net(), ok, "cpu", np.float64))
+    zeros = np.zeros((30, 6))  # all zeros pass, as in fit
+    assert not batched_forward(_small_net(), zeros, "cpu", np.float64, check_finite=True).any()
+
+
+def _fit_message(X):
+    from skl0._utils import check_float32_scale
+
+    with pytest.raises(ValueError) as info:
+        check_float32_scale(X)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("scale", [1e19, 1e30, 1e37, 1e-22, 1e-30, 1e-50, 1e300])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["msparse", "l0"])
+def test_batched_forward_refuses_the_scales_fit_refuses(kind, dtype, scale):
+    X = np.random.RandomState(0).randn(3000, 6)
+    if dtype == np.float32 and not 1e-37 < scale < 1e37:
+        pytest.skip("not a float32 array")
+    X = (X * scale).astype(dtype)
+    message = _fit_message(X)
+    for batch_size, rows in ((None, slice(None)), (7, slice(None)), (7, slice(29, 30))):
+        with pytest.raises(ValueError) as info:
+            batched_forward(_small_net(kind), X[rows], "cpu", dtype, batch_size=batch_size,
+                            check_finite=True)
+        assert str(info.value) == _fit_message(X[rows])
+    assert message.startswith("Input X is too")
+    # the same bounds as fit: a scale just inside them passes
+    inside = 1e17 if scale > 1 else 1e-18
+    X = (np.random.RandomState(0).randn(300, 6) * inside).astype(dtype)
+    batched_forward(_small_net(kind), X, "cpu", dtype, batch_size=7, check_finite=True)
+
+
+@pytest.mark.parametrize("scale", [1e19, 1e-22])
+def test_transform_and_predict_refuse_what_fit_refuses(scale):
+    from skl0 import L0Classifier, L0Encoder, MSparseEncoder
+    from skl0.parallel import transform_batches
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 5), rng.randint(0, 2, 60)
+    fast = {"max_epochs": 1, "dict_max_iter": 1, "random_state": 0, "device": "cpu"}
+    bad = X * scale
+    with pytest.raises(ValueError) as info:
+        MSparseEncoder(n_components=6, **fast).fit(bad)
+    message = str(info.value)
+    for est in (MSparseEncoder(n_components=6, **fast).fit(X),
+                L0Encoder(n_components=6, **fast).fit(X)):
+        with pytest.raises(ValueError) as info:
+            est.transform(bad)
+        assert str(info.value) == message
+        # batch by batch: the first batch is refused, as fit refuses that batch
+        with pytest.raises(ValueError) as info:
+            transform_batches(est, bad, batch_size=16)
+        assert str(info.value) == _fit_message(bad[:16])
+    clf = L0Classifier(encoder=L0Encoder(n_components=6, **fast), max_epochs=1,
+                       random_state=0, device="cpu").fit(X, y)
+    for call in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError) as info:
+            call(bad)
+        assert str(info.value) == message
 
 
 def test_batched_forward_msparse_batches_in_threads(monkeypatch):
@@ -124,12 +178,12 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
             serial = batched_forward(_small_net("msparse"), X, "cpu", np.float64, batch_size=7)
         np.testing.assert_array_equal(threaded, serial)
         assert (np.count_nonzero(threaded, axis=1) == 3).all()
-        # the finiteness check and its float32-overflow message in the worker threads
+        # the finiteness check and fit's float32-scale message in the worker threads
         bad = X.copy()
         bad[20, 1] = 1e300
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the overflowing cast is quiet in every thread
-            with pytest.raises(ValueError, match="beyond float32's range"):
+            with pytest.raises(ValueError, match="too large for float32"):
                 batched_forward(_small_net("msparse"), bad, "cpu", np.float64, batch_size=7,
                                 check_finite=True)
         assert torch.get_num_threads() == 2
