@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -225,8 +227,45 @@ def _seeded_training(net, n_rows, seed):
     if isinstance(module, torch.nn.Module):
         flops = module_flops(module, net.batch_size if net.batch_size > 0 else n_rows)
     with work_threads(flops), torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        # the forked generators only: torch.manual_seed would also queue a seed for CUDA
+        # devices not initialised yet, outside the fork
+        torch.random.default_generator.manual_seed(seed)
+        for index in devices:
+            torch.cuda.default_generators[index].manual_seed(seed)
         yield
+
+
+@contextlib.contextmanager
+def _interrupts_passed_on():
+    """Let a Ctrl-C through skorch, which catches ``KeyboardInterrupt`` in ``fit``.
+
+    skorch keeps a partly trained net on ``KeyboardInterrupt`` and its callbacks raise one
+    to stop training (:class:`~skorch.callbacks.EarlyStopping`, :class:`DivergenceGuard`),
+    so the exception alone cannot tell a user's interrupt from a stop. The ``SIGINT``
+    handler is wrapped for the block instead: an interrupt it raises is recorded and raised
+    again once skorch has returned. Python runs signal handlers in the main thread only;
+    elsewhere (and where the handler is not Python's) no Ctrl-C can reach the block.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    caught = []
+
+    def handler(signum, frame):
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt as exc:
+            caught.append(exc)
+            raise
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise caught[0]
 
 
 def fit_net(net, X, y, random_state):
@@ -235,20 +274,23 @@ def fit_net(net, X, y, random_state):
     The global torch RNG is forked, so the caller's random stream is left untouched. On
     the CPU the training runs under :func:`work_threads` sized by one mini-batch's forward
     products (:func:`module_flops`): one thread for the small matrices of the usual batch
-    sizes, torch's count restored afterwards.
+    sizes, torch's count restored afterwards. A Ctrl-C during training raises
+    ``KeyboardInterrupt`` here (skorch alone would return the partly trained net).
     """
-    with _seeded_training(net, len(X), torch_seed(random_state)):
+    with _interrupts_passed_on(), _seeded_training(net, len(X), torch_seed(random_state)):
         net.fit(X, y)
     return net
 
 
 def partial_fit_net(net, X, y, random_state):
-    """One epoch of ``net.partial_fit(X, y)``, seeded and threaded as :func:`fit_net`.
+    """One epoch of ``net.partial_fit(X, y)``, seeded, threaded and interruptible as
+    :func:`fit_net`.
 
     The seed moves on with the epochs already trained, so successive calls shuffle their
     batches differently.
     """
-    with _seeded_training(net, len(X), torch_seed(random_state) + len(net.history)):
+    seed = torch_seed(random_state) + len(net.history)
+    with _interrupts_passed_on(), _seeded_training(net, len(X), seed):
         net.partial_fit(X, y, epochs=1)
     return net
 

@@ -11,6 +11,8 @@ import os
 import numpy as np
 import torch
 
+from ._utils import fit_guard
+
 
 def _thread_cap():
     """The thread count the environment asks for (``OMP_NUM_THREADS`` & co.), or ``None``.
@@ -113,11 +115,14 @@ def fit_flops(n_samples, n_features, n_components, batch_size=256):
 
 
 def scoped_fit_threads(fit):
-    """Decorate an encoder's ``fit(self, X, ...)`` to run under :func:`work_threads`.
+    """Decorate an encoder's ``fit(self, X, ...)`` to run under :func:`work_threads`, and
+    under :func:`~skl0._utils.fit_guard` (torch's global random state kept; on Ctrl-C the
+    encoder as before the call, the interrupt passed on).
 
     The size is :func:`fit_flops` of ``X``'s shape and the encoder's ``n_components``
     (``n_features`` when ``None``); an ``X`` without a 2-D shape only gets the cap.
     """
+    @fit_guard
     @functools.wraps(fit)
     def wrapper(self, X, *args, **kwargs):
         flops = None

@@ -1,7 +1,11 @@
-"""Small helpers every module shares: the device, the seed, float32 input checks."""
+"""Small helpers every module shares: the device, the seed, float32 input checks, and the
+guard of every ``fit``."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import numbers
 
 import numpy as np
@@ -46,6 +50,75 @@ def torch_seed(random_state):
         return int(random_state) % (2**63)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def torch_rng_kept():
+    """Run a block and leave torch's global random state as it was before it.
+
+    The CPU generator, and those of the CUDA devices once CUDA is initialised, are saved
+    and restored (:func:`torch.random.fork_rng`), so that a ``fit`` whose modules draw
+    their initial weights from the global generator does not move the caller's stream,
+    as scikit-learn's estimators leave numpy's global state alone.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def _is_net(value):
+    """Whether ``value`` is a network (a skorch net or a torch module), which a
+    ``partial_fit`` trains in place."""
+    return isinstance(value, torch.nn.Module) or hasattr(value, "module_")
+
+
+def fit_guard(fit):
+    """Decorate an estimator's ``fit`` or ``partial_fit``: nothing left behind by a Ctrl-C.
+
+    The method runs under :func:`torch_rng_kept`. On a ``KeyboardInterrupt`` (which skl0's
+    training lets through: :func:`~skl0._skorch.fit_net`) the estimator's attributes are
+    put back as they were before the call, and the interrupt passes on, so that a
+    ``GridSearchCV`` stops too. ``fit`` replaces what it fits, so a shallow copy of the
+    attributes is enough there; a ``partial_fit`` trains its network in place, so where
+    the estimator holds one (a skorch net, a torch module) its fitted attributes (all but
+    the parameters) are deep-copied before the call.
+
+    Examples
+    --------
+    >>> from skl0._utils import fit_guard
+    >>> class Estimator:
+    ...     @fit_guard
+    ...     def fit(self, X):
+    ...         self.fitted_ = True
+    ...         raise KeyboardInterrupt
+    >>> est = Estimator()
+    >>> try:
+    ...     est.fit(None)
+    ... except KeyboardInterrupt:
+    ...     print(hasattr(est, "fitted_"))
+    False
+    """
+    deep = fit.__name__ == "partial_fit"
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        if deep and any(_is_net(value) for value in before.values()):
+            # the fitted attributes together (history_ is the net's own history), the
+            # parameters as they are
+            params = self.get_params(deep=False) if hasattr(self, "get_params") else {}
+            fitted = {key: value for key, value in before.items() if key not in params}
+            before.update(copy.deepcopy(fitted))
+        try:
+            with torch_rng_kept():
+                return fit(self, *args, **kwargs)
+        except KeyboardInterrupt:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
+
 
 def as_float32(X):
     """``X`` as a C-contiguous, writable float32 array (copied only when needed).

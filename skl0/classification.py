@@ -18,7 +18,7 @@ from skorch.utils import to_numpy
 from ._inference import batched_forward
 from ._skorch import resolve_optimizer
 from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
-from ._utils import as_float32, resolve_device
+from ._utils import as_float32, fit_guard, resolve_device
 from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 
 
@@ -183,6 +183,7 @@ default="adam"
         self.random_state = random_state
         self.verbose = verbose
 
+    @fit_guard
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the encoder on ``X`` (initialisation), then train end to end on ``(X, y)``.

@@ -22,7 +22,7 @@ from ._inference import batched_forward
 from ._layers import ClusteringLoss
 from ._skorch import resolve_optimizer
 from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
-from ._utils import as_float32, resolve_device, torch_seed
+from ._utils import as_float32, fit_guard, resolve_device, torch_seed
 from .encoders import _FLOAT_DTYPES, L0Encoder
 
 _SMOOTHING = 0.1  # label smoothing of the targets q
@@ -269,6 +269,7 @@ default="adam"
         if self.verbose:
             print(f"[L0Clusterer] {message} ({time.perf_counter() - clock:.1f} s)", flush=True)
 
+    @fit_guard
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit the encoder, find the initial partition, initialise ω, train end to end.

@@ -38,3 +38,115 @@ def test_build_net_fuses_adam_only():
     assert not hasattr(net, "optimizer__fused")
     net.initialize()  # and the fused Adam builds on this device
     build_net(torch.nn.Linear(2, 2), torch.nn.MSELoss()).initialize()
+
+
+def _ctrl_c_at_epoch(monkeypatch, epoch, seen=None):
+    """Send this process a SIGINT (a Ctrl-C) at the end of the given training epoch."""
+    import signal
+
+    from skl0._skorch import DivergenceGuard
+
+    original = DivergenceGuard.on_epoch_end
+
+    def on_epoch_end(self, net, **kwargs):
+        original(self, net, **kwargs)
+        if len(net.history) == epoch:
+            if seen is not None:
+                seen.append(epoch)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(DivergenceGuard, "on_epoch_end", on_epoch_end)
+
+
+FAST = {"max_epochs": 20, "dict_max_iter": 1, "solver_max_iter": 20, "random_state": 0,
+        "device": "cpu"}
+
+
+@pytest.mark.parametrize("name", ["L0Encoder", "MSparseEncoder", "LISTAEncoder"])
+def test_ctrl_c_in_fit_raises_and_leaves_the_encoder_as_it_was(monkeypatch, name):
+    import signal
+
+    from sklearn.base import clone
+
+    import skl0
+
+    X = np.random.RandomState(0).randn(60, 5)
+    enc = getattr(skl0, name)(n_components=6, **FAST)
+    params = dict(enc.__dict__)
+    handler = signal.getsignal(signal.SIGINT)
+    with monkeypatch.context() as m:
+        _ctrl_c_at_epoch(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            enc.fit(X)
+    assert enc.__dict__ == params  # nothing fitted
+    assert signal.getsignal(signal.SIGINT) is handler
+    enc.set_params(max_epochs=3).fit(X)
+    fitted = dict(enc.__dict__)
+    weights = {k: v.clone() for k, v in enc.net_.module_.state_dict().items()}
+    with monkeypatch.context() as m:
+        _ctrl_c_at_epoch(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            enc.fit(X[::-1])
+        assert enc.__dict__ == fitted  # the same fitted objects
+    enc.fit(X)
+    for key, value in enc.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[key])  # the same training as before
+    # partial_fit trains one more epoch per call, in place: interrupted in it, the encoder
+    # keeps the network it had, not half an epoch more
+    fresh = clone(enc).partial_fit(X)
+    before = dict(fresh.__dict__)
+    trained = {k: v.clone() for k, v in fresh.net_.module_.state_dict().items()}
+    epochs = len(fresh.history_)
+    with monkeypatch.context() as m:
+        _ctrl_c_at_epoch(m, epochs + 1)
+        with pytest.raises(KeyboardInterrupt):
+            fresh.partial_fit(X)
+    assert fresh.__dict__.keys() == before.keys() and len(fresh.history_) == epochs
+    assert all(fresh.__dict__[key] is value for key, value in fresh.get_params().items())
+    assert fresh.history_ is fresh.net_.history
+    np.testing.assert_array_equal(fresh.components_, before["components_"])
+    for key, value in fresh.net_.module_.state_dict().items():
+        assert torch.equal(value, trained[key])
+    fresh.partial_fit(X)  # and it goes on from there
+    assert len(fresh.history_) == epochs + 1
+
+
+@pytest.mark.parametrize("name, kwargs", [("L0Classifier", {}), ("L0Clusterer", {"n_clusters": 2})])
+def test_ctrl_c_in_a_wrappers_fit_raises_and_stops_a_search(monkeypatch, name, kwargs):
+    from sklearn.model_selection import GridSearchCV
+
+    import skl0
+    from skl0 import L0Encoder
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 5), np.repeat([0, 1], 30)
+    enc = L0Encoder(n_components=6, **{**FAST, "max_epochs": 1})
+    est = getattr(skl0, name)(encoder=enc, max_epochs=20, random_state=0, device="cpu",
+                              **kwargs)
+    params = dict(est.__dict__)
+    seen = []
+    with monkeypatch.context() as m:
+        _ctrl_c_at_epoch(m, 2, seen)
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, y)
+        assert est.__dict__ == params
+        search = GridSearchCV(est, {"lr": [1e-3, 1e-2, 1e-1]}, cv=2)
+        with pytest.raises(KeyboardInterrupt):
+            search.fit(X, y)
+    assert seen == [2, 2]  # the search stopped in its first fit
+    assert not hasattr(search, "cv_results_")
+
+
+def test_a_callbacks_stop_is_not_an_interrupt(monkeypatch):
+    # skorch's callbacks (EarlyStopping, DivergenceGuard) raise KeyboardInterrupt to stop
+    # training: that still ends fit normally
+    from skl0 import L0Encoder
+    from skl0._skorch import DivergenceGuard
+
+    def stop(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(DivergenceGuard, "on_epoch_end", stop)
+    enc = L0Encoder(n_components=6, **FAST).fit(np.random.RandomState(0).randn(60, 5))
+    assert len(enc.history_) == 2
