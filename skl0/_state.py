@@ -19,6 +19,7 @@ shares it as the fitted one did.
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import numpy as np
 import torch
@@ -271,7 +272,12 @@ class _PlainState:
         state = dict(state)
         saved = state.pop(_KEY, None)
         super().__setstate__(state)
+        # a parameter added since the model was saved takes its default, as in a new model
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not param.empty and name not in vars(self):
+                setattr(self, name, param.default)
         if saved is None:
+            _upgrade_0_1_0(self)
             return  # pickled before skl0 had this state: its nets unpickle themselves
         if saved["format"] > _FORMAT:
             raise ValueError(f"this model was saved in skl0's state format {saved['format']}; "
@@ -287,6 +293,17 @@ class _PlainState:
         for key, history in saved["histories"].items():
             setattr(self, key, getattr(self, history).history if isinstance(history, str)
                     else History(history))
+
+
+def _upgrade_0_1_0(estimator):
+    """A state of skl0 0.1.0 in today's terms: its ``pursuit`` flag chose what ``transform``
+    ran, now the fitted ``route_`` (the pursuit after the network, or the network alone);
+    the network was trained for the ``alpha`` it holds."""
+    attrs = vars(estimator)
+    if "pursuit" in attrs and "route_" not in attrs and "route" in attrs:
+        estimator.route_ = "pursuit" if attrs.pop("pursuit") else "network"
+    if "components_" in attrs and "alpha" in attrs and "_fit_alpha" not in attrs:
+        estimator._fit_alpha = attrs["alpha"]
 
 
 def _detensor(value):

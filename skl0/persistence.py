@@ -2,112 +2,65 @@
 
 ``pickle.load`` of a file from elsewhere runs whatever code the file names. ``skops.io``
 instead rebuilds an object from a tree of known node types and refuses (unless told
-otherwise) any type it does not trust. Out of the box it cannot save a fitted skl0 model:
-torch tensors have no skops representation, and skorch's ``NeuralNet`` pickles its module
-and optimizer into a byte string, which its ``__setstate__`` unpickles on load. Importing
-this module teaches skops three things, none of which unpickles anything:
+otherwise) any type it does not trust. A fitted skl0 estimator's state is numpy arrays and
+plain configuration (its skorch nets as their modules' structure, parameters, optimizer
+state and history; see ``__getstate__``), so skops' default handling saves and loads it
+with no registration: ``skops.io.dump(model, file)`` and ``skops.io.load(file,
+trusted=skops.io.get_untrusted_types(file=file))``, where the untrusted types are skl0's
+estimators (numpy's arrays and scalars are trusted by default). On load a net goes back to
+the device it was saved on when that device exists, else to the CPU (:func:`map_device`).
 
-- a torch tensor (or parameter) is saved as a numpy array with its dtype, ``requires_grad``
-  and device; on load it goes back to that device when it exists here, else to the CPU (a
-  model fitted on CUDA loads on a CPU-only machine);
-- a skorch ``NeuralNet`` is saved from its attributes, its module and criterion as plain
-  objects, its optimizer as its class and ``state_dict`` (rebuilt on load with
-  :meth:`~torch.optim.Optimizer.load_state_dict`), its device mapped like the tensors';
-  ``__setstate__`` is never called;
-- a skorch learning-rate scheduler callback drops the torch scheduler it builds at the
-  start of each training (rebuilt by the next ``fit``).
-
-:func:`trusted_types` lists, by name, every other type a fitted skl0 estimator holds
-(skl0's, torch's, skorch's and numpy's own), so ``skops.io.load(file,
-trusted=trusted_types())`` loads a model without ``trusted=True``. :func:`dump` and
-:func:`load` are the two calls with that list. skops is an optional dependency
-(``pip install skl0[skops]``); importing this module without it raises ``ImportError``.
+This module is the two-call convenience: :func:`dump` and :func:`load` with
+:func:`trusted_types` trusted. :func:`load` also reads files written by skl0 0.1.0's
+persistence, whose tensors and nets had node types of their own. skops is an optional
+dependency (``pip install skl0[skops]``); importing this module without it raises
+``ImportError``.
 """
 
 from __future__ import annotations
 
+import copy
+import io
+import json
 import os
+import zipfile
 
 import numpy as np
 import torch
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, validate_params
-from skops.io import _audit, _utils, get_untrusted_types
 from skops.io import dump as _sio_dump
 from skops.io import dumps as _sio_dumps
-from skops.io import load as _sio_load
+from skops.io import get_untrusted_types
 from skops.io import loads as _sio_loads
-from skops.io._audit import Node, get_tree
-from skops.io._protocol import PROTOCOL
-from skops.io._utils import get_module, get_state
 from skops.io.exceptions import UnsupportedTypeException
 from skorch import NeuralNet
-from skorch.callbacks import LRScheduler
+
+from . import L0Classifier, L0Clusterer, L0Encoder, LISTAEncoder, MSparseEncoder
+from ._skorch import resolve_optimizer
+from ._state import _map_device, _PlainState
 
 __all__ = ["trusted_types", "dump", "dumps", "load", "loads", "get_untrusted_types",
            "map_device"]
 
-_TENSOR_LOADER = "Skl0TorchTensorNode"
-_NET_LOADER = "Skl0SkorchNetNode"
 
-# dtypes whose values numpy holds exactly (bfloat16 and the complex halves do not)
-_TENSOR_DTYPES = {
-    torch.float16: "float16", torch.float32: "float32", torch.float64: "float64",
-    torch.int8: "int8", torch.int16: "int16", torch.int32: "int32", torch.int64: "int64",
-    torch.uint8: "uint8", torch.bool: "bool",
-}
-_TENSOR_CLASSES = {"torch.Tensor": False, "torch.nn.parameter.Parameter": True}
+def _name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
 
-# What a fitted model holds besides tensors, nets and skops' defaults: none is unpickled on load.
-_TRUSTED = [
-    # skl0
-    "skl0.encoders.L0Encoder",
-    "skl0.encoders.MSparseEncoder",
-    "skl0.encoders.LISTAEncoder",
-    "skl0.classification.L0Classifier",
-    "skl0.clustering.L0Clusterer",
-    "skl0._layers.UnfoldedEncoder",
-    "skl0._layers.HELUSigma",
-    "skl0._layers.MaxMPool",
-    "skl0._layers.SoftThreshold",
-    "skl0._layers.EncoderHead",
-    "skl0._layers.ClusteringLoss",
-    "skl0._skorch.DivergenceGuard",
-    "skl0._skorch.SigmaSchedule",
-    "skl0._skorch._batch_loader",
-    # torch
-    "torch.nn.modules.loss.MSELoss",
-    "torch.nn.modules.loss.CrossEntropyLoss",
-    "torch.nn.modules.linear.Linear",
-    "torch.nn.modules.container.ModuleList",
-    "torch.optim.adam.Adam",
-    "torch.optim.adamw.AdamW",
-    "torch.optim.sgd.SGD",
-    "torch.optim.rmsprop.RMSprop",
-    "torch.optim.lr_scheduler.ExponentialLR",
-    # skorch
-    "skorch.dataset.Dataset",
-    "skorch.dataset.ValidSplit",
-    "skorch.history.History",
-    "skorch.callbacks.logging.EpochTimer",
-    "skorch.callbacks.logging.PrintLog",
-    "skorch.callbacks.scoring.PassthroughScoring",
-    "skorch.callbacks.training.EarlyStopping",
-    "skorch.callbacks.lr_scheduler.LRScheduler",
-    "skorch.setter.optimizer_setter",
-    # the standard library (the function inside is checked on its own)
-    "functools.partial",
-    "builtins.print",  # PrintLog's sink: imported, never called on load
-]
+
+# the estimators, and the classes their parameters may hold (an optimizer, a frozen encoder)
+_TRUSTED_CLASSES = (L0Encoder, MSparseEncoder, LISTAEncoder, L0Classifier, L0Clusterer,
+                    FrozenEstimator,
+                    *(resolve_optimizer(name) for name in ("sgd", "adam", "adamw", "rmsprop")))
 
 
 @validate_params({}, prefer_skip_nested_validation=True)
 def trusted_types():
     """The names of the types a fitted skl0 model needs trusted by :func:`skops.io.load`.
 
-    These are skl0's estimators, torch modules and callbacks, and the torch, skorch,
-    numpy and standard-library classes and functions they hold, listed by name (not
-    computed from a file). Tensors and skorch nets need no entry: they are rebuilt by
-    this module's own loaders, which construct nothing else.
+    skl0's estimators, and the classes their parameters may hold: a torch optimizer class
+    (``optimizer``) and :class:`~sklearn.frozen.FrozenEstimator` (a wrapper's ``encoder``).
+    Loading one constructs an estimator from its saved state; nothing is unpickled.
 
     Returns
     -------
@@ -124,18 +77,20 @@ def trusted_types():
     >>> from skl0.persistence import trusted_types
     >>> "skl0.encoders.L0Encoder" in trusted_types()
     True
-    >>> "torch.Tensor" in trusted_types()  # saved by skl0's own loader instead
+    >>> "torch.Tensor" in trusted_types()  # a fitted model's state holds numpy arrays
     False
     """
-    return list(_TRUSTED)
+    return [_name(cls) for cls in _TRUSTED_CLASSES]
 
 
 @validate_params({"device": [str, torch.device]}, prefer_skip_nested_validation=True)
 def map_device(device):
-    """The device a tensor saved on ``device`` is loaded onto here.
+    """The device a net saved on ``device`` is loaded onto here.
 
     The same device when this machine has it; the CPU otherwise (a CUDA device that
     is absent, or whose index is beyond the GPUs present), as skorch's pickling does.
+    Every load of a fitted skl0 estimator (skops, ``pickle``, :func:`copy.deepcopy`)
+    places its nets so.
 
     Parameters
     ----------
@@ -156,7 +111,7 @@ def map_device(device):
 
     See Also
     --------
-    load : Loads saved tensors onto this device.
+    load : Loads saved nets onto this device.
 
     Examples
     --------
@@ -171,142 +126,9 @@ def map_device(device):
         dev = torch.device(device)
     except RuntimeError as exc:  # torch's own error for an unknown device string
         raise ValueError(f"device={device!r} is not a torch device") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            return "cpu"
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            return "cpu"
-        return str(dev)
-    if dev.type == "cpu":
-        return "cpu"
-    raise UnsupportedTypeException(f"tensors saved on device {device!r} are not supported")
-
-
-# ---------------------------------------------------------------------------- tensors
-def _tensor_get_state(obj, save_context):
-    cls_name = f"{get_module(type(obj))}.{type(obj).__name__}"
-    if cls_name not in _TENSOR_CLASSES:
-        raise UnsupportedTypeException(f"torch tensor subclass {cls_name} is not supported")
-    if obj.dtype not in _TENSOR_DTYPES or obj.layout != torch.strided:
-        raise UnsupportedTypeException(
-            f"torch tensors of dtype {obj.dtype} and layout {obj.layout} are not supported")
-    array = obj.detach().cpu().numpy()
-    return {
-        "__class__": type(obj).__name__,
-        "__module__": get_module(type(obj)),
-        "__loader__": _TENSOR_LOADER,
-        "content": {
-            "array": get_state(array, save_context),
-            "device": str(obj.device),
-            "requires_grad": bool(obj.requires_grad),
-        },
-    }
-
-
-class TensorNode(Node):
-    """A torch tensor or parameter, rebuilt from a numpy array (``torch.from_numpy``)."""
-
-    def __init__(self, state, load_context, trusted=None):
-        super().__init__(state, load_context, trusted)
-        # only these two classes are ever built, by the code below
-        self.trusted = self._get_trusted(trusted, list(_TENSOR_CLASSES))
-        content = state["content"]
-        self.array = get_tree(content["array"], load_context, trusted=trusted)
-        self.device = str(content["device"])
-        self.requires_grad = bool(content["requires_grad"])
-        self.children = {"array": self.array}
-
-    def _construct(self):
-        name = f"{self.module_name}.{self.class_name}"
-        if name not in _TENSOR_CLASSES:
-            raise TypeError(f"{name} is not a tensor class skl0 loads")
-        array = self.array.construct()
-        if not isinstance(array, np.ndarray) or array.dtype.name not in _TENSOR_DTYPES.values():
-            raise TypeError("a saved tensor's data is not a numpy array of a supported dtype")
-        tensor = torch.from_numpy(np.array(array, copy=True)).to(map_device(self.device))
-        if _TENSOR_CLASSES[name]:
-            return torch.nn.Parameter(tensor, requires_grad=self.requires_grad)
-        return tensor.requires_grad_(self.requires_grad)
-
-
-# ------------------------------------------------------------------------ skorch nets
-def _cuda_keys(net, attrs):
-    prefixes = tuple(net.cuda_dependent_attributes_)
-    return [k for k in attrs if isinstance(k, str) and k.startswith(prefixes)]
-
-
-def _net_get_state(obj, save_context):
-    if type(obj) is not NeuralNet:
-        raise UnsupportedTypeException(
-            f"{type(obj).__name__}: only skorch.NeuralNet itself is supported")
-    attrs = dict(obj.__dict__)
-    optimizers = {}
-    for key in _cuda_keys(obj, attrs):
-        value = attrs[key]
-        if isinstance(value, torch.optim.Optimizer):
-            del attrs[key]
-            optimizers[key] = {"class": type(value), "param_groups": value.param_groups,
-                               "state_dict": value.state_dict()}
-    return {
-        "__class__": type(obj).__name__,
-        "__module__": get_module(type(obj)),
-        "__loader__": _NET_LOADER,
-        "content": {
-            "attrs": get_state(attrs, save_context),
-            "optimizers": get_state(optimizers, save_context),
-        },
-    }
-
-
-class NetNode(Node):
-    """A skorch ``NeuralNet`` rebuilt from its attributes; its optimizers from their class
-    and ``state_dict``. ``NeuralNet.__setstate__`` (which unpickles) is never called."""
-
-    def __init__(self, state, load_context, trusted=None):
-        super().__init__(state, load_context, trusted)
-        self.trusted = self._get_trusted(trusted, ["skorch.net.NeuralNet"])
-        self.attrs = get_tree(state["content"]["attrs"], load_context, trusted=trusted)
-        self.optimizers = get_tree(state["content"]["optimizers"], load_context,
-                                   trusted=trusted)
-        self.children = {"attrs": self.attrs, "optimizers": self.optimizers}
-
-    def _construct(self):
-        if (self.module_name, self.class_name) != ("skorch.net", "NeuralNet"):
-            raise TypeError(f"{self.module_name}.{self.class_name} is not a net skl0 loads")
-        net = NeuralNet.__new__(NeuralNet)
-        attrs = self.attrs.construct()
-        if "device" in attrs and attrs["device"] is not None:
-            attrs["device"] = map_device(attrs["device"])
-        net.__dict__.update(attrs)
-        for key, saved in self.optimizers.construct().items():
-            cls = saved["class"]
-            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-                raise TypeError(f"{cls!r} is not a torch optimizer")
-            # the parameters were saved as tensors: loaded once, they are the module's own
-            optimizer = cls(saved["param_groups"])
-            optimizer.load_state_dict(saved["state_dict"])
-            setattr(net, key, optimizer)
-        return net
-
-
-def _lr_scheduler_get_state(obj, save_context):
-    # the scheduler built at a training's start holds the optimizer; the next fit rebuilds it
-    from skops.io._general import object_get_state
-
-    clone = LRScheduler.__new__(type(obj))
-    clone.__dict__.update({k: v for k, v in obj.__dict__.items() if k != "lr_scheduler_"})
-    return object_get_state(clone, save_context)
-
-
-def _register():
-    _utils._get_state.register(torch.Tensor)(_tensor_get_state)
-    _utils._get_state.register(NeuralNet)(_net_get_state)
-    _utils._get_state.register(LRScheduler)(_lr_scheduler_get_state)
-    _audit.NODE_TYPE_MAPPING[(_TENSOR_LOADER, PROTOCOL)] = TensorNode
-    _audit.NODE_TYPE_MAPPING[(_NET_LOADER, PROTOCOL)] = NetNode
-
-
-_register()
+    if dev.type in ("cpu", "cuda"):
+        return _map_device(dev)
+    raise UnsupportedTypeException(f"models saved on device {device!r} are not supported")
 
 
 # ------------------------------------------------------------------------ the calls
@@ -401,8 +223,11 @@ def load(file, trusted=()):
     :func:`trusted_types` and the names in ``trusted``.
 
     A file holding any other type (say, a function of ``os``) is refused with
-    skops' ``UntrustedTypesFoundException`` before anything is built. Tensors saved on a
-    CUDA device absent here are loaded onto the CPU, and so is the net's ``device``.
+    skops' ``UntrustedTypesFoundException`` before anything is built. A net saved on a
+    CUDA device absent here is loaded onto the CPU (:func:`map_device`). A file written by
+    skl0 0.1.0's persistence (tensors and nets as node types of its own) is read too, its
+    torch and skorch objects trusted by name (none is unpickled), and converted to the
+    current estimators.
 
     Parameters
     ----------
@@ -444,7 +269,11 @@ def load(file, trusted=()):
     >>> np.array_equal(load(buffer).transform(X), pipe.transform(X))
     True
     """
-    return _sio_load(file, trusted=trusted_types() + _check_trusted(trusted))
+    trusted = _check_trusted(trusted)
+    if isinstance(file, str | os.PathLike):
+        with open(file, "rb") as handle:
+            return _load_bytes(handle.read(), trusted)
+    return _load_bytes(file.read(), trusted)
 
 
 @validate_params(
@@ -480,4 +309,149 @@ def loads(data, trusted=()):
     >>> loads(dumps(enc)).n_components
     4
     """
-    return _sio_loads(data, trusted=trusted_types() + _check_trusted(trusted))
+    return _load_bytes(bytes(data), _check_trusted(trusted))
+
+
+# ----------------------------------------------------------- files of skl0 0.1.0's persistence
+# The loaders that version registered with skops for torch tensors and skorch nets
+_LEGACY_TENSOR = "Skl0TorchTensorNode"
+_LEGACY_NET = "Skl0SkorchNetNode"
+# What those files hold besides the estimators, by the names the files give them
+_LEGACY_TRUSTED = [
+    "skl0._layers.UnfoldedEncoder", "skl0._layers.HELUSigma", "skl0._layers.MaxMPool",
+    "skl0._layers.SoftThreshold", "skl0._layers.EncoderHead", "skl0._layers.ClusteringLoss",
+    "skl0._skorch.DivergenceGuard", "skl0._skorch.SigmaSchedule", "skl0._skorch._batch_loader",
+    "torch.nn.modules.loss.MSELoss", "torch.nn.modules.loss.CrossEntropyLoss",
+    "torch.nn.modules.linear.Linear", "torch.nn.modules.container.ModuleList",
+    "torch.optim.lr_scheduler.ExponentialLR", "skorch.dataset.Dataset",
+    "skorch.dataset.ValidSplit", "skorch.history.History", "skorch.callbacks.logging.EpochTimer",
+    "skorch.callbacks.logging.PrintLog", "skorch.callbacks.scoring.PassthroughScoring",
+    "skorch.callbacks.training.EarlyStopping", "skorch.callbacks.lr_scheduler.LRScheduler",
+    "skorch.setter.optimizer_setter", "functools.partial", "builtins.print",
+]
+
+
+def _load_bytes(data, trusted):
+    names = trusted_types() + trusted
+    legacy = _legacy_file(data)
+    if legacy is None:
+        return _sio_loads(data, trusted=names)
+    return _from_legacy(_sio_loads(legacy, trusted=names + _LEGACY_TRUSTED))
+
+
+def _legacy_file(data):
+    """The file with its legacy nodes as skops' own (a tensor its array, a net a dict of its
+    attributes and optimizers), or None for a file without them."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        raw = archive.read("schema.json")
+    except (zipfile.BadZipFile, KeyError):
+        return None  # skops says what is wrong with it
+    if _LEGACY_NET.encode() not in raw and _LEGACY_TENSOR.encode() not in raw:
+        return None
+    schema = json.loads(raw)
+    ids = iter(range(_max_id(schema) + 1, 2**62))
+
+    def rewrite(node):
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: rewrite(value) for key, value in node.items()}
+        if node.get("__loader__") == _LEGACY_TENSOR:
+            # the tensor's id, not its temporary array's: a parameter saved twice (module,
+            # optimizer) is then loaded once, as before
+            return {**node["content"]["array"], "__id__": node["__id__"]}
+        if node.get("__loader__") == _LEGACY_NET:
+            keys = ["attrs", "optimizers"]
+            str_type = {"__class__": "str", "__module__": "builtins", "__loader__": "TypeNode"}
+            return {
+                "__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
+                "__id__": node["__id__"],
+                "content": {key: node["content"][key] for key in keys},
+                "key_types": {"__class__": "list", "__module__": "builtins",
+                              "__loader__": "ListNode", "__id__": next(ids),
+                              "content": [{**str_type, "__id__": next(ids)} for _ in keys]},
+            }
+        return node
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in archive.infolist():
+            body = (json.dumps(rewrite(schema)) if info.filename == "schema.json"
+                    else archive.read(info))
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def _max_id(node):
+    if isinstance(node, list):
+        return max((_max_id(item) for item in node), default=0)
+    if isinstance(node, dict):
+        own = node.get("__id__", 0) if isinstance(node.get("__id__"), int) else 0
+        return max([own, *(_max_id(value) for value in node.values())])
+    return 0
+
+
+def _is_legacy_net(value):
+    return (type(value) is dict and set(value) == {"attrs", "optimizers"}
+            and isinstance(value["attrs"], dict) and "module_" in value["attrs"])
+
+
+def _from_legacy(obj):
+    """``obj`` with every legacy net made a skorch net again, then copied through the
+    estimators' current state (the nets rebuilt as a fit builds them)."""
+    # id of a loaded array -> (the array, kept alive; its parameter), across all the nets:
+    # a wrapper's net holds its encoder's parameters
+    params = {}
+    seen, stack = set(), [obj]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, torch.nn.Module | NeuralNet):
+            continue
+        seen.add(id(item))
+        if isinstance(item, _PlainState):
+            for key, value in vars(item).items():
+                if _is_legacy_net(value):
+                    setattr(item, key, _legacy_net(value, params))
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            stack.extend(vars(item).values())
+    return copy.deepcopy(obj)
+
+
+def _legacy_net(saved, params):
+    """A skorch net from the attributes and optimizers of a legacy file, its parameters
+    (loaded as numpy arrays) made torch parameters again, shared as they were."""
+    attrs = dict(saved["attrs"])
+    for key in ("module_", "criterion_"):
+        for module in attrs[key].modules():
+            for name, array in module._parameters.items():
+                if isinstance(array, np.ndarray):
+                    if id(array) not in params:
+                        params[id(array)] = array, torch.nn.Parameter(torch.tensor(array))
+                    module._parameters[name] = params[id(array)][1]
+            for name, array in module._buffers.items():
+                if isinstance(array, np.ndarray):
+                    module._buffers[name] = torch.tensor(array)
+    if attrs.get("device") is not None:
+        attrs["device"] = _map_device(attrs["device"])
+    net = NeuralNet.__new__(NeuralNet)
+    vars(net).update(attrs)
+    for key, opt in saved["optimizers"].items():
+        cls = opt["class"]
+        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+            raise TypeError(f"{cls!r} is not a torch optimizer")
+        groups = [{**group, "params": [params[id(p)][1] for p in group["params"]]}
+                  for group in opt["param_groups"]]
+        optimizer = cls(groups)
+        state = {k: {name: torch.as_tensor(v) if isinstance(v, np.ndarray) else v
+                     for name, v in values.items()}
+                 for k, values in opt["state_dict"]["state"].items()}
+        optimizer.load_state_dict({"state": state,
+                                   "param_groups": opt["state_dict"]["param_groups"]})
+        setattr(net, key, optimizer)
+    return net

@@ -1,13 +1,17 @@
-"""skops round trips of every fitted skl0 estimator, without ``trusted=True``."""
+"""Saving and loading fitted skl0 estimators: pickle, joblib, deepcopy and skops' default
+handling of their plain state; skl0.persistence; files saved by earlier versions."""
 
+import copy
 import io
 import json
 import os
+import pathlib
 import pickle
 import subprocess
 import sys
 import zipfile
 
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -26,19 +30,24 @@ from skl0 import (  # noqa: E402
     MSparseEncoder,
     persistence,
 )
+from skl0._state import _PlainState  # noqa: E402
 
+DATA = pathlib.Path(__file__).parent / "data"
 FAST = {"n_components": 6, "max_epochs": 2, "dict_max_iter": 3, "solver_max_iter": 5,
         "random_state": 0, "device": "cpu"}
+NET = {"route": "network"}  # the encoders that have routes train their network for it
 MAKERS = {
-    "l0": lambda: L0Encoder(**FAST),
-    "l0_untied_l1": lambda: L0Encoder(**FAST, n_stages=3, tied_stages=False, l1_stages=1,
-                                      optimizer="sgd", lr=1e-4),
-    "msparse": lambda: MSparseEncoder(**FAST, lr_decay=0.9, patience=1, train_split=0.25),
+    "l0": lambda: L0Encoder(**FAST, **NET),
+    "l0_untied_l1": lambda: L0Encoder(**FAST, **NET, n_stages=3, tied_stages=False,
+                                      l1_stages=1, optimizer="sgd", lr=1e-4),
+    "msparse": lambda: MSparseEncoder(**FAST, route="pursuit", lr_decay=0.9, patience=1,
+                                      train_split=0.25),
     "lista": lambda: LISTAEncoder(**FAST, optimizer="rmsprop"),
-    "untrained": lambda: L0Encoder(**{**FAST, "max_epochs": 0}),
+    "untrained": lambda: L0Encoder(**{**FAST, "max_epochs": 0}, **NET),
     "classifier": lambda: L0Classifier(MSparseEncoder(**FAST), max_epochs=2, random_state=0,
-                                       optimizer="adamw"),
-    "clusterer": lambda: L0Clusterer(2, L0Encoder(**FAST), max_epochs=2, random_state=0),
+                                       optimizer="adamw", device="cpu"),
+    "clusterer": lambda: L0Clusterer(2, L0Encoder(**FAST), max_epochs=2, random_state=0,
+                                     device="cpu"),
 }
 
 
@@ -51,9 +60,13 @@ def data():
 def _outputs(est, X):
     if hasattr(est, "transform"):
         return [est.transform(X)]
-    if hasattr(est, "predict_proba"):
-        return [est.predict_proba(X), est.predict(X)]
-    raise AssertionError(est)
+    return [est.predict_proba(X), est.predict(X)]
+
+
+def _assert_same(again, est, X):
+    assert type(again) is type(est)
+    for got, want in zip(_outputs(again, X), _outputs(est, X), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.fixture(scope="module")
@@ -63,26 +76,124 @@ def fitted(data):
             for k, make in MAKERS.items()}
 
 
+def _own_types(untrusted):
+    return all(name.startswith(("skl0.", "numpy.")) for name in untrusted)
+
+
 @pytest.mark.parametrize("kind", list(MAKERS))
-def test_round_trip_without_blanket_trust(fitted, data, kind, tmp_path):
+def test_skops_default_handling_round_trip(fitted, data, kind, tmp_path):
+    # plain skops, nothing registered: the file names skl0's classes (and numpy's) only
     X, _ = data
     est = fitted[kind]
     path = tmp_path / "model.skops"
     sio.dump(est, path)
     untrusted = sio.get_untrusted_types(file=path)
-    # every type the file needs is in the explicit list; tensors and nets are not in it
+    assert _own_types(untrusted), untrusted
     assert set(untrusted) <= set(persistence.trusted_types())
-    assert not {"torch.Tensor", "skorch.net.NeuralNet"} & set(untrusted)
-    again = sio.load(path, trusted=persistence.trusted_types())
-    assert type(again) is type(est)
-    for got, want in zip(_outputs(again, X), _outputs(est, X), strict=True):
-        np.testing.assert_array_equal(got, want)
-    # the loaded model is a whole one: params, history, a clone, a pickle
+    again = sio.load(path, trusted=untrusted)
+    _assert_same(again, est, X)
+    # the loaded model is a whole one: params, history, a clone, another save
     assert again.get_params().keys() == est.get_params().keys()
     assert len(again.history_) == len(est.history_)
+    assert again.history_ is again.net_.history
     clone(again)
-    np.testing.assert_array_equal(_outputs(pickle.loads(pickle.dumps(again)), X)[0],
-                                  _outputs(est, X)[0])
+    _assert_same(sio.loads(sio.dumps(again), trusted=untrusted), est, X)
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+@pytest.mark.parametrize("copier", ["pickle", "joblib", "deepcopy"])
+def test_pickle_joblib_and_deepcopy(fitted, data, kind, copier, tmp_path):
+    X, _ = data
+    est = fitted[kind]
+    if copier == "pickle":
+        again = pickle.loads(pickle.dumps(est))
+    elif copier == "joblib":
+        joblib.dump(est, tmp_path / "m.joblib")
+        again = joblib.load(tmp_path / "m.joblib")
+    else:
+        again = copy.deepcopy(est)
+    _assert_same(again, est, X)
+    assert again.net_ is not est.net_
+
+
+def test_plain_skops_needs_no_import_of_skl0_persistence(tmp_path):
+    # a fresh process: skops' own dump and load, skl0.persistence never imported
+    code = (
+        "import sys, numpy as np, skops.io as sio; from skl0 import L0Classifier, L0Encoder\n"
+        "X = np.random.RandomState(0).randn(20, 5); y = np.arange(20) % 2\n"
+        "m = L0Classifier(L0Encoder(n_components=4, max_epochs=1, dict_max_iter=2,"
+        " random_state=0, device='cpu'), max_epochs=1, random_state=0, device='cpu')"
+        ".fit(X, y)\n"
+        f"sio.dump(m, {str(tmp_path / 'm.skops')!r})\n"
+        f"t = sio.get_untrusted_types(file={str(tmp_path / 'm.skops')!r})\n"
+        f"again = sio.load({str(tmp_path / 'm.skops')!r}, trusted=t)\n"
+        "assert 'skl0.persistence' not in sys.modules\n"
+        "assert np.array_equal(again.predict_proba(X), m.predict_proba(X))\n"
+        "print(sorted(t))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, timeout=300).stdout
+    assert out.strip() == "['skl0.classification.L0Classifier', 'skl0.encoders.L0Encoder']"
+
+
+_PLAIN = (type(None), bool, int, float, str, np.ndarray, np.generic)
+
+
+def _assert_plain(value, where="state"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str | int), where
+            _assert_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _assert_plain(item, f"{where}[{i}]")
+    elif isinstance(value, _PlainState):
+        _assert_plain(value.__getstate__(), f"{where}.__getstate__()")
+    else:
+        assert isinstance(value, _PLAIN), f"{where} is a {type(value).__name__}"
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_the_state_is_numpy_arrays_and_plain_configuration(fitted, kind):
+    state = fitted[kind].__getstate__()
+    _assert_plain(state)
+    assert "net_" not in state and "history_" not in state  # both are in the nets' state
+
+
+def test_the_wrapper_shares_its_encoders_module_after_loading(fitted, data):
+    # the net fine-tunes the encoder's own module: one object, saved once, before and after
+    X, _ = data
+    for kind in ("classifier", "clusterer"):
+        est = fitted[kind]
+        assert est.net_.module_.trunk is est.encoder_.net_.module_
+        state = est.__getstate__()["_skl0_state"]["nets"]["net_"]["module"]
+        assert state["children"]["trunk"] == {"ref": ["encoder_", "net_", "module_"]}
+        for again in (pickle.loads(pickle.dumps(est)), persistence.loads(persistence.dumps(est))):
+            assert again.net_.module_.trunk is again.encoder_.net_.module_
+            np.testing.assert_array_equal(again.encoder_.transform(X), est.encoder_.transform(X))
+
+
+def test_cached_attributes_are_dropped_and_a_missing_net_is_fine(fitted, data):
+    X, _ = data
+    est = copy.deepcopy(fitted["l0"])
+    est._cached_anything = object()  # not plain, not saved
+    del est.net_, est.history_  # a route that needs no network leaves no net
+    state = est.__getstate__()
+    assert "_cached_anything" not in state and not state["_skl0_state"]["nets"]
+    again = pickle.loads(pickle.dumps(est))
+    assert not hasattr(again, "net_") and not hasattr(again, "_cached_anything")
+    np.testing.assert_array_equal(again.components_, est.components_)
+
+
+def test_a_parameter_added_later_takes_its_default(fitted, data):
+    X, _ = data
+    est = fitted["lista"]
+    state = est.__getstate__()
+    del state["batch_size"]  # as if saved before the parameter existed
+    again = type(est).__new__(type(est))
+    again.__setstate__(state)
+    assert again.batch_size == type(est)().batch_size
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
 
 
 def test_the_optimizer_comes_back_with_its_state_and_the_module_parameters(fitted):
@@ -100,6 +211,19 @@ def test_the_optimizer_comes_back_with_its_state_and_the_module_parameters(fitte
             torch.testing.assert_close(sd["state"][k][name], value)
 
 
+@pytest.mark.parametrize("make", [L0Encoder, MSparseEncoder])
+def test_training_goes_on_after_loading_as_on_the_original(data, make):
+    # the optimizer's state and the schedules come back: partial_fit continues identically
+    X, _ = data
+    est = make(**FAST, lr_decay=0.9).partial_fit(X[:20])
+    again = persistence.loads(persistence.dumps(est))
+    est.partial_fit(X[20:])
+    again.partial_fit(X[20:])
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    assert again.history_ == est.history_[:-1] + again.history_[-1:]
+    assert len(again.history_) == len(est.history_)
+
+
 def test_a_pipeline_round_trip(data):
     X, _ = data
     pipe = make_pipeline(StandardScaler(), L0Encoder(**FAST)).fit(X)
@@ -107,31 +231,43 @@ def test_a_pipeline_round_trip(data):
     np.testing.assert_array_equal(again.transform(X), pipe.transform(X))
 
 
+def test_trusted_types_come_from_the_classes():
+    names = persistence.trusted_types()
+    for cls in (L0Encoder, MSparseEncoder, LISTAEncoder, L0Classifier, L0Clusterer):
+        assert f"{cls.__module__}.{cls.__qualname__}" in names
+    assert _own_types([n for n in names if not n.startswith(("torch.optim.", "sklearn."))])
+
+
 def test_untrusted_files_are_refused(fitted):
-    # a skorch net stored the generic way would run NeuralNet.__setstate__, which unpickles:
-    # the list does not trust it, nor torch.Tensor's own __setstate__
-    assert "skorch.net.NeuralNet" not in persistence.trusted_types()
-    assert "torch.Tensor" not in persistence.trusted_types()
     data = sio.dumps(os.system)
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="system"):
         persistence.loads(data)
-    # without the list, skops names the types of a model that need trusting
-    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+    # without a list, skops names the estimator's class as a type to trust
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException, match="L0Encoder"):
         sio.loads(persistence.dumps(fitted["l0"]))
 
 
-def _rewrite_devices(data, device):
-    """The file with every tensor and net saved on ``device`` (as if fitted there)."""
+def test_no_private_skops_api_anywhere():
+    root = pathlib.Path(__file__).parents[1]
+    private = "skops.io." + "_"  # spelled in two parts so this file does not match
+    for path in root.glob("**/*.py"):
+        if ".git" not in path.parts:
+            assert private not in path.read_text(encoding="utf-8"), path
+
+
+def _with_device(data, device):
+    """The file with every net's saved device replaced (as if fitted there)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     schema = json.loads(src.read("schema.json"))
+    fresh = iter(range(1, 10**6))
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("__loader__") == "Skl0TorchTensorNode":
-                node["content"]["device"] = device
-            if node.get("__loader__") == "Skl0SkorchNetNode":
-                attrs = node["content"]["attrs"]["content"]
-                attrs["device"]["content"] = json.dumps(device)
+            content = node.get("content")
+            if isinstance(content, dict) and {"module", "criterion", "device"} <= set(content):
+                # a new id: skops shares equal strings saved once (the `device` parameter)
+                content["device"] = {**content["device"], "content": json.dumps(device),
+                                     "__id__": -next(fresh)}
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -150,11 +286,11 @@ def _rewrite_devices(data, device):
 def test_a_model_saved_on_cuda_loads_on_the_cpu(fitted, data, monkeypatch):
     X, _ = data
     est = fitted["classifier"]
-    data_cuda = _rewrite_devices(persistence.dumps(est), "cuda:0")
-    assert b"cuda:0" in zipfile.ZipFile(io.BytesIO(data_cuda)).read("schema.json")
+    data_cuda = _with_device(persistence.dumps(est), "cuda:0")
+    assert data_cuda.count(b"cuda:0") == 2  # the wrapper's net and its encoder's
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     again = persistence.loads(data_cuda)
-    assert again.net_.device == "cpu"
+    assert again.net_.device == again.encoder_.net_.device == "cpu"
     assert all(p.device.type == "cpu" for p in again.net_.module_.parameters())
     np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
 
@@ -169,18 +305,23 @@ def test_map_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert persistence.map_device("cuda:1") == "cuda:1"
     assert persistence.map_device("cuda:2") == "cpu"
+    with pytest.raises(sio.exceptions.UnsupportedTypeException, match="meta"):
+        persistence.map_device("meta")
 
 
-def test_unsupported_tensors_are_refused_at_dump():
-    with pytest.raises(sio.exceptions.UnsupportedTypeException, match="bfloat16"):
-        sio.dumps(torch.zeros(2, dtype=torch.bfloat16))
+def test_tensors_numpy_cannot_hold_are_refused_at_save(data):
+    X, _ = data
+    est = LISTAEncoder(**FAST).fit(X)
+    est.net_.module_.to(torch.bfloat16)
+    with pytest.raises(TypeError, match="bfloat16"):
+        pickle.dumps(est)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fitted_model_loads_in_a_cpu_only_process(data, tmp_path):
     X, _ = data
-    est = L0Encoder(**{**FAST, "device": "cuda"}).fit(X)
+    est = L0Encoder(**{**FAST, "device": "cuda"}, **NET).fit(X)
     path, codes = tmp_path / "m.skops", tmp_path / "codes.npy"
     persistence.dump(est, path)
     np.save(tmp_path / "X.npy", X)
@@ -195,16 +336,34 @@ def test_cuda_fitted_model_loads_in_a_cpu_only_process(data, tmp_path):
     np.testing.assert_allclose(np.load(codes), est.transform(X), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.skipif(not hasattr(L0Encoder, "partial_fit"), reason="no partial_fit")
-@pytest.mark.parametrize("make", [L0Encoder, MSparseEncoder])
-def test_training_goes_on_after_loading_as_on_the_original(data, make):
-    # the optimizer's state and the schedules come back: partial_fit continues identically
-    X, _ = data
-    est = make(**FAST, lr_decay=0.9).fit(X[:20])
-    again = persistence.loads(persistence.dumps(est))
-    est.partial_fit(X[20:])
-    again.partial_fit(X[20:])
-    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+def _saved_models(prefix):
+    names = sorted(p.stem for p in DATA.glob("*.skops"))
+    return [n for n in names if n.startswith(prefix) == bool(prefix)]
+
+
+@pytest.mark.parametrize("name", _saved_models(""))
+def test_a_model_saved_by_an_earlier_version_loads(name):
+    # the files of tests/data/make_models.py: skops' default handling, exact outputs
+    path = DATA / f"{name}.skops"
+    untrusted = sio.get_untrusted_types(file=path)
+    assert _own_types(untrusted), untrusted
+    for model in (sio.load(path, trusted=untrusted), persistence.load(path)):
+        expected = np.load(DATA / f"{name}.npz")
+        for method in expected.files[1:]:
+            np.testing.assert_array_equal(getattr(model, method)(expected["X"]),
+                                          expected[method])
+
+
+@pytest.mark.parametrize("name", _saved_models("legacy_"))
+def test_a_model_saved_by_the_custom_skops_nodes_of_0_1_0_loads(name):
+    # skl0 0.1.0's persistence saved tensors and nets with node types of its own
+    path = DATA / f"{name}.skops"
+    assert b"Skl0SkorchNetNode" in zipfile.ZipFile(path).read("schema.json")
+    model = persistence.load(path)
+    expected = np.load(DATA / f"{name}.npz")
+    for method in expected.files[1:]:
+        np.testing.assert_array_equal(getattr(model, method)(expected["X"]), expected[method])
+    assert "_skl0_state" in model.__getstate__()  # converted: saved anew in today's state
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,67 @@
+"""Write the saved models that ``tests/test_persistence.py`` loads, run by hand.
+
+One tiny fitted model per estimator (16 samples, 5 features, 4 atoms, one epoch), saved with
+``skl0.persistence.dump`` as ``<prefix><name>.skops``, and beside it ``<prefix><name>.npz``
+holding the data ``X`` and the outputs of the fitted model (``transform``, or
+``predict_proba`` and ``predict``). A later skl0 must load these files and give the same
+outputs: rerun this script only when a change of the saved state is meant to break old files,
+and say so in the history page.
+
+Usage, from the repository root::
+
+    python tests/data/make_models.py                   # the current format
+    # the format of skl0 0.1.0's persistence (custom skops nodes), from that commit's code:
+    git archive 0f4fce1 skl0 | tar -x -C /tmp/skl0-0.1.0
+    PYTHONPATH=/tmp/skl0-0.1.0 python tests/data/make_models.py --prefix legacy_
+"""
+
+import argparse
+import pathlib
+import zipfile
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).parent
+
+
+def models():
+    """The estimators saved, by file name (parameters both skl0 versions accept)."""
+    from skl0 import L0Classifier, L0Clusterer, L0Encoder, LISTAEncoder, MSparseEncoder
+
+    small = {"n_components": 4, "max_epochs": 1, "dict_max_iter": 2, "solver_max_iter": 3,
+             "random_state": 0, "device": "cpu"}
+    return {
+        "l0_encoder": L0Encoder(**small),
+        "msparse_encoder": MSparseEncoder(**small, n_nonzero_coefs=2),
+        "lista_encoder": LISTAEncoder(**small),
+        "l0_classifier": L0Classifier(L0Encoder(**small), max_epochs=1, random_state=0,
+                                      device="cpu"),
+        "l0_clusterer": L0Clusterer(2, MSparseEncoder(**small, n_nonzero_coefs=2),
+                                    max_epochs=1, random_state=0, device="cpu"),
+    }
+
+
+def outputs(model, X):
+    """What a loaded model must reproduce exactly."""
+    if hasattr(model, "transform"):
+        return {"transform": model.transform(X)}
+    return {"predict_proba": model.predict_proba(X), "predict": model.predict(X)}
+
+
+def main(prefix):
+    from skl0.persistence import dump
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(16, 5), np.arange(16) % 2
+    for name, model in models().items():
+        model.fit(X, y) if name == "l0_classifier" else model.fit(X)
+        # skops stores its schema uncompressed by default; these files are kept in git
+        dump(model, HERE / f"{prefix}{name}.skops", compression=zipfile.ZIP_DEFLATED)
+        np.savez(HERE / f"{prefix}{name}.npz", X=X, **outputs(model, X))
+        print(f"{prefix}{name}: {(HERE / f'{prefix}{name}.skops').stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", default="", help="prefix of the file names")
+    main(parser.parse_args().prefix)
