@@ -3,7 +3,7 @@
 The experiments write their rows as CSV (:func:`write_csv`) and Markdown; the
 documentation's results page is regenerated from committed CSV files by
 ``python -m skl0 report`` (:func:`update_page`): every block of the page that opens with
-``<!-- csv: FILE -->`` (a CSV file of the page's folder ``results/``; ``as table1``,
+``<!-- csv: FILE -->`` (a CSV file of the page's folder ``tables/``; ``as table1``,
 ``as table2`` or ``as table3`` after the name for the rows that ``reproduce table1-3``
 writes) and closes with ``<!-- end csv -->`` is replaced by the table of that file, so the
 page's numbers are those of the files.
@@ -251,8 +251,8 @@ def codes_figures(experiment, stem, rows, ps, out):
 
 # ------------------------------------------------------------------- the results page
 
-_BLOCK = re.compile(r"(<!-- csv: (?P<name>[^\s]+)(?: as (?P<view>table[123]))? -->\n)"
-                    r".*?(\n<!-- end csv -->)", re.S)
+_BLOCK = re.compile(r"(<!-- csv: (?P<name>\S+)(?: as (?P<view>table[123]))? -->\n)"
+                    r"(?:(?!<!-- end csv -->)[^\n]*\n)*?(<!-- end csv -->)")
 
 
 def render_table(path, view=None):
@@ -274,7 +274,7 @@ def render_page(text, folder):
     """
     def fill(match):
         lines = render_table(Path(folder) / match["name"], match["view"])
-        return match.group(1) + "\n".join(lines) + match.group(4)
+        return match.group(1) + "\n".join(lines) + "\n" + match.group(4)
     return _BLOCK.sub(fill, text)
 
 
@@ -285,7 +285,7 @@ def update_page(page="docs/results.md", folder=None, check=False):
     ----------
     page : str or path, default="docs/results.md"
     folder : str or path, optional
-        The CSV files (default: the folder ``results`` beside ``page``).
+        The CSV files (default: the folder ``tables`` beside ``page``).
     check : bool, default=False
         Only compare: write nothing.
 
@@ -295,7 +295,7 @@ def update_page(page="docs/results.md", folder=None, check=False):
         Whether the page's tables differ from (with ``check``) or differed from the files.
     """
     page = Path(page)
-    folder = page.parent / "results" if folder is None else Path(folder)
+    folder = page.parent / "tables" if folder is None else Path(folder)
     text = page.read_text(encoding="utf-8")
     new = render_page(text, folder)
     if new != text and not check:
