@@ -45,7 +45,7 @@ def _parser():
     page.add_argument("--page", default="docs/results.md",
                       help="the page (default: docs/results.md, from the repository root)")
     page.add_argument("--csv", default=None, metavar="DIR",
-                      help="the folder of the CSV files (default: results/ beside the page)")
+                      help="the folder of the CSV files (default: tables/ beside the page)")
     page.add_argument("--check", action="store_true",
                       help="write nothing; exit with 1 if the page differs from its files")
     rep = sub.add_parser(
