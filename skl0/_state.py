@@ -14,6 +14,10 @@ outside ``skl0`` and ``torch.nn``.
 A module held by a nested estimator (the encoder an :class:`~skl0.L0Classifier` fine-tunes
 is the trunk of its own net) is saved once and referenced by its path, so the loaded wrapper
 shares it as the fitted one did.
+
+A state saved by an earlier skl0 loads too: a constructor parameter it lacks takes its
+default, and a state of skl0 0.1.0 (which pickled the nets themselves) is brought to today's
+attributes. The state records its format number; a newer format is refused with a message.
 """
 
 from __future__ import annotations
@@ -226,9 +230,9 @@ class _PlainState:
     Examples
     --------
     >>> import pickle, numpy as np
-    >>> from skl0 import L0Encoder
+    >>> from skl0 import LISTAEncoder
     >>> X = np.random.RandomState(0).randn(20, 6)
-    >>> enc = L0Encoder(n_components=4, max_epochs=1, device="cpu", random_state=0).fit(X)
+    >>> enc = LISTAEncoder(n_components=4, max_epochs=1, device="cpu", random_state=0).fit(X)
     >>> sorted(enc.__getstate__()["_skl0_state"]["nets"])
     ['net_']
     >>> np.array_equal(pickle.loads(pickle.dumps(enc)).transform(X), enc.transform(X))

@@ -27,7 +27,6 @@ import zipfile
 
 import numpy as np
 import torch
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, validate_params
 from skops.io import dump as _sio_dump
 from skops.io import dumps as _sio_dumps
@@ -48,9 +47,8 @@ def _name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-# the estimators, and the classes their parameters may hold (an optimizer, a frozen encoder)
+# the estimators, and the torch optimizer classes their `optimizer` parameter may hold
 _TRUSTED_CLASSES = (L0Encoder, MSparseEncoder, LISTAEncoder, L0Classifier, L0Clusterer,
-                    FrozenEstimator,
                     *(resolve_optimizer(name) for name in ("sgd", "adam", "adamw", "rmsprop")))
 
 
@@ -58,9 +56,9 @@ _TRUSTED_CLASSES = (L0Encoder, MSparseEncoder, LISTAEncoder, L0Classifier, L0Clu
 def trusted_types():
     """The names of the types a fitted skl0 model needs trusted by :func:`skops.io.load`.
 
-    skl0's estimators, and the classes their parameters may hold: a torch optimizer class
-    (``optimizer``) and :class:`~sklearn.frozen.FrozenEstimator` (a wrapper's ``encoder``).
-    Loading one constructs an estimator from its saved state; nothing is unpickled.
+    skl0's estimators, and torch's optimizer classes (an ``optimizer`` parameter may be one).
+    Loading an estimator constructs it from its saved state; nothing is unpickled. skops
+    trusts numpy's and scikit-learn's types by default.
 
     Returns
     -------

@@ -235,7 +235,21 @@ def test_trusted_types_come_from_the_classes():
     names = persistence.trusted_types()
     for cls in (L0Encoder, MSparseEncoder, LISTAEncoder, L0Classifier, L0Clusterer):
         assert f"{cls.__module__}.{cls.__qualname__}" in names
-    assert _own_types([n for n in names if not n.startswith(("torch.optim.", "sklearn."))])
+    assert _own_types([n for n in names if not n.startswith("torch.optim.")])
+
+
+def test_a_frozen_encoder_and_an_optimizer_class_load_with_the_list(fitted, data):
+    # what a wrapper's parameters may hold besides skl0's classes: no trusted=... for them
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = data
+    clf = L0Classifier(FrozenEstimator(fitted["lista"]), max_epochs=1, random_state=0,
+                       optimizer=torch.optim.SGD, device="cpu").fit(X, y)
+    saved = persistence.dumps(clf)
+    untrusted = sio.get_untrusted_types(data=saved)
+    assert "torch.optim.sgd.SGD" in untrusted
+    assert set(untrusted) <= set(persistence.trusted_types())
+    _assert_same(persistence.loads(saved), clf, X)
 
 
 def test_untrusted_files_are_refused(fitted):
