@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils import assert_all_finite
 
-from ._threads import _threads_for, capped_threads, module_flops, work_threads
+from ._threads import _LOCK, _threads_for, capped_threads, module_flops, work_threads
 from ._utils import check_float32_scale
 
 # Elements of one (batch x n_components) float32 buffer of batched_forward: 1 Mi floats
@@ -98,7 +98,8 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=N
     """``run(x_batch, out_batch)`` over the batches of ``X``, on ``workers`` threads.
 
     With several workers each takes the next batch when it is done with one, and torch's
-    intra-op threads are set to 1 meanwhile (restored after); with one, the batches run
+    intra-op threads are set to 1 meanwhile (restored after; under
+    :data:`~skl0._threads._LOCK`, as :func:`work_threads`); with one, the batches run
     under :func:`work_threads` sized by ``flops``, those of one batch. Returns the largest
     ``|x|`` of the float32 batches when ``check_finite`` (NaN if one holds NaN; for
     :func:`batched_forward`'s finiteness and scale check), else ``None``.
@@ -132,13 +133,14 @@ def _run_batches(run, X, out, batch_size, device, workers, check_finite, flops=N
     else:
         # the pool's new threads take the count set here; threads of the caller's that
         # already ran torch keep their own (OpenMP's per-thread setting)
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                extents = list(pool.map(work, range(workers)))
-        finally:
-            torch.set_num_threads(before)
+        with _LOCK:
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    extents = list(pool.map(work, range(workers)))
+            finally:
+                torch.set_num_threads(before)
     return torch.stack(extents).max() if check_finite else None
 
 

@@ -1,5 +1,13 @@
 """torch's intra-op threads sized by the work: one thread where operations are too small for
-a second to pay, and never more than the environment (``OMP_NUM_THREADS``) allows."""
+a second to pay, and never more than the environment (``OMP_NUM_THREADS``) allows.
+
+torch's thread count is one per thread (OpenMP's setting) plus a process-wide value that
+:func:`torch.set_num_threads` also writes and that a thread takes at its first torch
+operation. The windows where skl0 changes the count hold one process-wide lock
+(:data:`_LOCK`), and a thread reads its count under it, so that skl0 running in several
+Python threads at once computes as it does serially and leaves every thread's count, and
+the process-wide one, as the caller set them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import contextlib
 import functools
 import numbers
 import os
+import threading
 
 import numpy as np
 import torch
@@ -20,8 +29,8 @@ def _thread_cap():
     joblib's loky backend (``GridSearchCV(n_jobs=k)``, ``cross_validate(n_jobs=k)``) starts
     its workers with ``OMP_NUM_THREADS`` (and MKL/OpenBLAS siblings) set to
     ``cpu_count // k``; torch reads that when it starts, so the intra-op pool of a worker is
-    already capped. The cap is read here again for processes where torch was initialised
-    before the variable was set (e.g. a fork of a parent that already used torch).
+    already capped. skl0 reads it once, when it is imported (:data:`_CAP`), for processes
+    where torch was initialised before the variable was set.
     """
     caps = []
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -34,6 +43,15 @@ def _thread_cap():
     return min(caps) if caps else None
 
 
+# The environment's cap as this process started with it: distributed's LocalCluster sets
+# OMP_NUM_THREADS=1 in its parent's os.environ for the workers it spawns, which must not
+# resize the parent's own work later.
+_CAP = _thread_cap()
+
+# Held while skl0 has changed a thread's torch count, and while a thread reads its count:
+# a thread's first torch call takes the process-wide count that such a window lowers.
+_LOCK = threading.RLock()
+
 # Floating-point operations that one more intra-op thread needs in each operation of a
 # phase before it can pay. Below, the split work is done before the threads meet, and a
 # thread that the OS has given to another process stalls every operation (torch's OpenMP
@@ -44,13 +62,12 @@ _FLOPS_PER_THREAD = 1 << 30
 def _threads_for(flops=None):
     """Intra-op threads for operations of ``flops`` floating-point operations each.
 
-    torch's current count, capped by :func:`_thread_cap` and by one thread per
-    ``_FLOPS_PER_THREAD`` (at least one); ``flops=None`` applies the cap alone.
+    torch's current count, capped by the environment's (:data:`_CAP`) and by one thread
+    per ``_FLOPS_PER_THREAD`` (at least one); ``flops=None`` applies the cap alone.
     """
     threads = torch.get_num_threads()
-    cap = _thread_cap()
-    if cap is not None:
-        threads = min(threads, cap)
+    if _CAP is not None:
+        threads = min(threads, _CAP)
     if flops is not None:
         threads = min(threads, max(1, int(flops // _FLOPS_PER_THREAD)))
     return threads
@@ -64,7 +81,8 @@ def work_threads(flops=None):
     or the environment's cap (``OMP_NUM_THREADS``, which loky sets in the workers of
     ``GridSearchCV(n_jobs=k)``), and one thread where the operations are too small for a
     second one to pay. It is restored when the block ends, also on error, so the caller's
-    :func:`torch.set_num_threads` is left as it was.
+    :func:`torch.set_num_threads` is left as it was. A block that changes the count holds
+    :data:`_LOCK` (other threads' windows wait for it); one that does not runs beside them.
 
     Examples
     --------
@@ -77,16 +95,23 @@ def work_threads(flops=None):
     >>> torch.get_num_threads() == before
     True
     """
-    before = torch.get_num_threads()
-    threads = _threads_for(flops)
+    _LOCK.acquire()
+    try:
+        before = torch.get_num_threads()
+        threads = _threads_for(flops)
+    except BaseException:
+        _LOCK.release()
+        raise
     if threads == before:
+        _LOCK.release()
         yield
         return
-    torch.set_num_threads(threads)
     try:
+        torch.set_num_threads(threads)
         yield
     finally:
         torch.set_num_threads(before)
+        _LOCK.release()
 
 
 def capped_threads():

@@ -79,7 +79,8 @@ def _worker_pids(client):
 def client():
     # distributed's Nanny sets OMP_NUM_THREADS=1 (and MKL_..., MALLOC_TRIM_THRESHOLD_,
     # PYTHONHASHSEED) in this process's own environment before spawning each worker and
-    # leaves them there; skl0 reads them as a thread cap, so they are restored afterwards
+    # leaves them there; the processes other tests start would read them, so they are
+    # restored afterwards
     environ = dict(os.environ)
     try:
         yield from _cluster()
@@ -141,6 +142,22 @@ def test_search_on_the_cluster_equals_the_serial_search(client, digits, serial_s
         assert set(search.cv_results_[f"split{split}_test_threads"]) == {1.0}
     env = client.run(lambda: (os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()))
     assert set(env.values()) == {("1", 1)}
+
+
+def test_the_clusters_environment_does_not_cap_this_process(client):
+    # the nanny left OMP_NUM_THREADS=1 in this process's os.environ; skl0 read its cap at
+    # import, so its work here keeps the threads it had
+    from skl0._threads import _threads_for, work_threads
+
+    assert os.environ.get("OMP_NUM_THREADS") == "1"
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with work_threads(1 << 40):  # products large enough for every thread
+            assert torch.get_num_threads() == 2
+        assert _threads_for() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_chunked_transform_on_the_cluster(client, digits, tmp_path):
