@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
+import re
 import signal
+import sys
 import threading
 import warnings
 
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, PrintLog
 from skorch.dataset import ValidSplit
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
@@ -268,6 +270,34 @@ def _interrupts_passed_on():
         raise caught[0]
 
 
+_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _plain_print(*args, file=None, **kwargs):
+    """``print`` without terminal colour codes where the stream is not a terminal."""
+    stream = sys.stdout if file is None else file
+    isatty = getattr(stream, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        args = [_ESCAPE.sub("", arg) if isinstance(arg, str) else arg for arg in args]
+    print(*args, file=stream, **kwargs)
+
+
+@contextlib.contextmanager
+def _plain_log(net):
+    """skorch's epoch table in plain text where stdout is not a terminal (a log file, a CI
+    job), as the progress bars; its colours on a terminal. The print sink is swapped for
+    the block only: the net keeps ``print``, which persistence trusts."""
+    logs = [cb for _, cb in getattr(net, "callbacks_", ()) if isinstance(cb, PrintLog)
+            and cb.sink is print]
+    for cb in logs:
+        cb.sink = _plain_print
+    try:
+        yield
+    finally:
+        for cb in logs:
+            cb.sink = print
+
+
 def fit_net(net, X, y, random_state):
     """``net.fit(X, y)`` with the shuffling and any dropout seeded from ``random_state``.
 
@@ -275,10 +305,15 @@ def fit_net(net, X, y, random_state):
     the CPU the training runs under :func:`work_threads` sized by one mini-batch's forward
     products (:func:`module_flops`): one thread for the small matrices of the usual batch
     sizes, torch's count restored afterwards. A Ctrl-C during training raises
-    ``KeyboardInterrupt`` here (skorch alone would return the partly trained net).
+    ``KeyboardInterrupt`` here (skorch alone would return the partly trained net). With
+    ``verbose``, the epoch table is plain text where stdout is not a terminal.
     """
     with _interrupts_passed_on(), _seeded_training(net, len(X), torch_seed(random_state)):
-        net.fit(X, y)
+        # net.fit is initialize + partial_fit: split here to reach the callbacks it builds
+        if not net.warm_start or not net.initialized_:
+            net.initialize()
+        with _plain_log(net):
+            net.partial_fit(X, y)
     return net
 
 
@@ -290,7 +325,7 @@ def partial_fit_net(net, X, y, random_state):
     batches differently.
     """
     seed = torch_seed(random_state) + len(net.history)
-    with _interrupts_passed_on(), _seeded_training(net, len(X), seed):
+    with _interrupts_passed_on(), _seeded_training(net, len(X), seed), _plain_log(net):
         net.partial_fit(X, y, epochs=1)
     return net
 

@@ -159,3 +159,30 @@ def test_a_callbacks_stop_is_not_an_interrupt(monkeypatch):
     monkeypatch.setattr(DivergenceGuard, "on_epoch_end", stop)
     enc = _trained(L0Encoder, n_components=6, **FAST).fit(np.random.RandomState(0).randn(60, 5))
     assert len(enc.history_) == 2
+
+
+def test_verbose_training_log_is_plain_text_outside_a_terminal(capsys, monkeypatch):
+    import io
+    import sys
+
+    from skl0 import L0Encoder
+
+    X = np.random.RandomState(0).randn(60, 5)
+    enc = _trained(L0Encoder, n_components=6, **{**FAST, "max_epochs": 3}, verbose=1)
+    enc.fit(X)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b" not in out
+    enc.partial_fit(X)
+    assert "\x1b" not in capsys.readouterr().out
+    # the net keeps print as its sink (what persistence trusts)
+    sinks = [cb.sink for _, cb in enc.net_.callbacks_ if hasattr(cb, "sink")]
+    assert sinks == [print]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    enc.fit(X)
+    assert "\x1b[" in term.getvalue()  # skorch's colours on a terminal
