@@ -11,10 +11,11 @@ dictionary and the same digits, are :func:`skl0.iht` with 2, 5 and 10 iterations
 encoder with K = 2 stages costs about as much as 2 IHT iterations) and, for the M-sparse
 problem, scikit-learn's orthogonal matching pursuit (OMP).
 
-The encoders' ``transform`` runs the trained network and then, by default, a greedy
-pursuit over the atoms the network ranks first; the table shows the network alone
-(``deep encoder, K = 2``, the paper's encoder) and the default (``deep encoder +
-pursuit``). The training is shortened (64 atoms, 30 epochs) so that the example runs in
+The encoders are fitted with ``route="pursuit"`` (their network is trained) and then run
+each of their routes on the same rows: the network alone (``deep encoder, K = 2``, the
+paper's encoder), the network's candidates finished by greedy least squares (``deep encoder
++ pursuit``) and greedy least squares over every atom, no network (``least squares, all
+atoms``). The training is shortened (64 atoms, 30 epochs) so that the example runs in
 seconds.
 """
 
@@ -44,9 +45,11 @@ X_train, X_test = train_test_split(X, test_size=0.2, stratify=y, random_state=0)
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
-l0 = L0Encoder(N_COMPONENTS, max_epochs=30, device="cpu", random_state=0).fit(X_train)
+l0 = L0Encoder(N_COMPONENTS, max_epochs=30, route="pursuit", device="cpu",
+               random_state=0).fit(X_train)
 alpha, dictionary = l0.alpha, l0.components_
 msparse = MSparseEncoder(dictionary=dictionary, n_nonzero_coefs=N_NONZERO, max_epochs=30,
+                         route="pursuit",
                          device="cpu", random_state=0).fit(X_train)
 
 # %%
@@ -66,11 +69,14 @@ for n_iter in (2, 5, 10):
 codes["OMP (sklearn)"] = (None, sklearn_sparse_encode(X_test, dictionary, algorithm="omp",
                                                       n_nonzero_coefs=N_NONZERO))
 for enc in (l0, msparse):
-    enc.set_params(pursuit=False)  # the network alone, the paper's encoder
+    enc.set_params(route="network")  # the network alone, the paper's encoder
 codes["deep encoder, K = 2"] = (l0.transform(X_test), msparse.transform(X_test))
 for enc in (l0, msparse):
-    enc.set_params(pursuit=True)
+    enc.set_params(route="pursuit")  # the network's candidates, then least squares
 codes["deep encoder + pursuit"] = (l0.transform(X_test), msparse.transform(X_test))
+for enc in (l0, msparse):
+    enc.set_params(route="ols")  # least squares over every atom, no network
+codes["least squares, all atoms"] = (l0.transform(X_test), msparse.transform(X_test))
 
 # %%
 # Errors against the optimal codes

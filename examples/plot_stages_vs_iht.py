@@ -7,7 +7,7 @@ thresholding (IHT): each stage is one IHT step whose weights were trained instea
 fixed by the dictionary. This example draws the prediction error of the ℓ0 codes of
 held-out digits against the optimal codes of :func:`skl0.sparse_encode`, for
 :func:`skl0.iht` with 1 to 20 iterations and for :class:`~skl0.L0Encoder` networks with
-K = 1, 2 and 3 stages trained on the same dictionary. ``pursuit=False`` shows the network
+K = 1, 2 and 3 stages trained on the same dictionary. ``route="network"`` shows the network
 alone, the paper's encoder; ``max_epochs=0`` gives the untrained network, which is exactly
 K IHT iterations from zero.
 """
@@ -29,7 +29,7 @@ X_train, X_test = train_test_split(X, test_size=0.2, stratify=y, random_state=0)
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
-first = L0Encoder(n_components=64, n_stages=1, max_epochs=20, pursuit=False, device="cpu",
+first = L0Encoder(n_components=64, n_stages=1, max_epochs=20, route="network", device="cpu",
                   random_state=0).fit(X_train)
 dictionary, alpha = first.components_, first.alpha
 target = sparse_encode(X_test, dictionary, alpha=alpha)
@@ -46,11 +46,11 @@ stages = [1, 2, 3]
 trained_error, untrained_error = [], []
 for n_stages in stages:
     encoder = first if n_stages == 1 else L0Encoder(
-        dictionary=dictionary, n_stages=n_stages, max_epochs=20, pursuit=False,
+        dictionary=dictionary, n_stages=n_stages, max_epochs=20, route="network",
         device="cpu", random_state=0).fit(X_train)
     trained_error.append(code_prediction_error(target, encoder.transform(X_test)))
     untrained = L0Encoder(dictionary=dictionary, n_stages=n_stages, max_epochs=0,
-                          pursuit=False, device="cpu").fit(X_train)
+                          route="network", device="cpu").fit(X_train)
     untrained_error.append(code_prediction_error(target, untrained.transform(X_test)))
 
 print(f"{'K or iterations':>15s} {'IHT %':>7s} {'untrained net %':>16s} {'trained net %':>14s}")

@@ -1,8 +1,7 @@
-"""Greedy pursuit over the atoms an unfolded encoder proposes: the encoders' final stage.
+"""Greedy orthogonal least squares: over every atom (the ``"ols"`` route) or over the
+atoms an unfolded encoder ranks first, with refresh rounds (the ``"pursuit"`` route).
 
-The trained network ranks the atoms of each sample (the magnitudes of its last stage's
-input); a batched greedy pursuit then chooses the support among the best-ranked ones and
-fits the coefficients by least squares, as OMP does over all atoms:
+Over the network's candidates (:func:`pursuit`):
 
 1. **Candidates**: the ``n_candidates`` atoms of largest ``|u_K|``, the pre-activation of
    the network's last stage.
@@ -21,8 +20,9 @@ for every candidate j), so one step costs ``O(n_candidates × t)`` per sample wi
 matrix ``DᵀD`` computed once, and the coefficients come from one triangular solve at the end.
 On the CPU step 2 runs one sample at a time in a loop compiled by numba (a few flops per
 candidate and step; batched tensor operations would spend most of their time passing over
-memory); on other devices it runs on whole batches with torch operations. The candidates
-and the residual correlations are batched torch/numpy code either way.
+memory); on other devices it runs on whole batches with torch operations. Over every atom
+(:func:`_ols_rows`) the compiled loop also computes each sample's correlations, so that a
+sample's code does not depend on the rows beside it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 import torch
-from torch import nn
 
 
 def _numpy_dtype(dtype):
@@ -43,6 +42,26 @@ def _span_eps(dtype):
     that the rounding of ``‖P⊥ d‖²`` (a few ε) cannot pass for a new direction."""
     return torch.finfo(dtype).eps ** 0.5
 
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz", "contract", "reassoc"})
+def _scores_into(a, pn, floor, score):  # pragma: no cover - compiled
+    """``score = a² / max(pn, floor)``; returns its largest value."""
+    best = score.dtype.type(0.0)
+    for j in range(a.shape[0]):
+        value = a[j] * a[j] / max(pn[j], floor[j])
+        score[j] = value
+        best = max(best, value)
+    return best
+
+
+@numba.njit(nogil=True, cache=True)
+def _first_equal(values, target):  # pragma: no cover - compiled
+    """The first index of ``target`` in ``values`` (``np.argmax`` once the max is known)."""
+    for j in range(values.shape[0]):
+        if values[j] == target:
+            return j
+    return 0
 
 
 @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz", "contract", "reassoc"})
@@ -62,15 +81,16 @@ def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q, 
     for j in range(n_cand):
         a[j] = corr[cand[j]]
         pn[j] = gram[cand[j], cand[j]]
+    for j in range(n_cand):
         floor[j] = span_eps * pn[j] + tiny  # a zero atom scores 0, never NaN
-        # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
-        score[j] = a[j] * a[j] / max(pn[j], floor[j])
+    # the drop of ‖r‖² when atom j joins is ⟨d_j, r⟩² / ‖P⊥ d_j‖²
+    best = _scores_into(a, pn, floor, score)
     scale = score[:1].copy()  # a scalar of the arrays' dtype, so the loops below stay in it
     used = 0
     total = 0.0
     for t in range(steps):
-        k = np.argmax(score)
-        if score[k] <= least_gain or pn[k] <= floor[k]:
+        k = _first_equal(score, best)
+        if best <= least_gain or pn[k] <= floor[k]:
             break
         scale[0] = 1.0 / np.sqrt(pn[k])
         inv = scale[0]
@@ -83,21 +103,29 @@ def _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q, 
         else:
             for j in range(n_cand):
                 q[j] = row[cand[j]]
-        for s in range(t):
-            # q is not a row of U, so the compiler may vectorise this loop
-            u = U[s, k]
-            Us = U[s]
+        # q −= Σ_s ⟨q_s, d_k⟩ q_s, two rows of U a pass (half the passes over q)
+        s = 0
+        while s + 1 < t:
+            u0, u1 = U[s, k], U[s + 1, k]
+            U0, U1 = U[s], U[s + 1]
             for j in range(n_cand):
-                q[j] -= u * Us[j]
+                q[j] -= u0 * U0[j] + u1 * U1[j]
+            s += 2
+        if s < t:
+            u0 = U[s, k]
+            U0 = U[s]
+            for j in range(n_cand):
+                q[j] -= u0 * U0[j]
+        # one array written per loop: simple loops the compiler vectorises
         Ut = U[t]
         for j in range(n_cand):
-            qj = q[j] * inv
-            Ut[j] = qj
-            a[j] -= qj * yk
-            pn[j] -= qj * qj
-            score[j] = a[j] * a[j] / max(pn[j], floor[j])
+            Ut[j] = q[j] * inv
+        for j in range(n_cand):
+            a[j] -= Ut[j] * yk
+        for j in range(n_cand):
+            pn[j] -= Ut[j] * Ut[j]
         a[k] = 0.0
-        score[k] = 0.0
+        best = _scores_into(a, pn, floor, score)
         y[t] = yk
         sel[t] = k
         total += yk * yk
@@ -226,6 +254,44 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
             out[i, best_support[s]] = best_coefs[s]
 
 
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz", "contract", "reassoc"})
+def _ols_rows(X, atoms_t, gram, steps, least_gain, span_eps, out):  # pragma: no cover
+    """Orthogonal least squares over every atom, one sample at a time, codes into ``out``.
+
+    ``atoms_t`` is the dictionary transposed, ``(n_features, n_components)``, C-contiguous.
+    Each sample's correlations ``Dᵀx`` are computed here as a sum over the features in
+    their order (one multiply-add per atom and feature), so a sample's code is the same
+    bit for bit whatever other rows share the call (a batched matrix product rounds a row
+    differently by its position and the batch's size, which can flip a greedy near-tie).
+    """
+    n, m = X.shape
+    p = atoms_t.shape[1]
+    dtype = X.dtype
+    a, pn, floor, q, score, U, y, sel = _work_buffers(p, steps, dtype)
+    corr = np.empty(p, dtype)
+    cand = np.arange(p)
+    support = np.empty(steps, np.int64)
+    coefs = np.empty(steps, dtype)
+    for i in range(n):
+        x = X[i]
+        first = atoms_t[0]
+        x0 = x[0]
+        for j in range(p):
+            corr[j] = x0 * first[j]
+        for f in range(1, m):
+            xf = x[f]
+            row = atoms_t[f]
+            for j in range(p):
+                corr[j] += xf * row[j]
+        used, _ = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor, q,
+                              score, U, y, sel, support, coefs)
+        code = out[i]
+        for j in range(p):
+            code[j] = 0.0
+        for s in range(used):
+            code[support[s]] = coefs[s]
+
+
 def greedy_pursuit(gram, candidates, correlations, *, n_nonzero_coefs=None, alpha=None):
     """Orthogonal least squares over candidate atoms, batched.
 
@@ -342,29 +408,6 @@ def _all(scores):
     return torch.arange(p, device=scores.device).expand(n, p).contiguous()
 
 
-# One pass over the whole dictionary runs instead of the rounds when it costs at most this
-# many times as much: its codes are at least as good (the greedy step sees every atom).
-_WHOLE_PASS_FACTOR = 1.5
-
-
-def _whole_dictionary_pays(p, n_cand, n_nonzero_coefs, n_rounds):
-    """Whether one pass over all ``p`` atoms costs at most ``_WHOLE_PASS_FACTOR`` times the
-    candidate passes and their refresh rounds, by a count of the loops' operations.
-
-    A greedy step over ``c`` candidates costs about ``c (t + 4)`` at step t; a round adds
-    the residual correlations (``p`` per chosen atom) and a selection over ``p``. The ℓ0
-    problem's step count is taken as a quarter of its candidates (its default sizing).
-    """
-    if n_cand >= p:
-        return True
-    steps = n_nonzero_coefs if n_nonzero_coefs is not None else max(1, n_cand // 4)
-    steps = min(int(steps), n_cand)
-    per_candidate = steps * (steps / 2 + 4)
-    whole = p * per_candidate
-    rounds = (n_rounds + 1) * (n_cand * per_candidate + 2 * p) + n_rounds * p * steps
-    return whole <= _WHOLE_PASS_FACTOR * rounds
-
-
 def _objective(sq_norm, gain, support_size, alpha):
     residual = sq_norm - gain
     return residual if alpha is None else 0.5 * residual + alpha * support_size
@@ -443,81 +486,3 @@ def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, a
         best[rows] = value[better]
         codes[rows] = X.new_zeros(len(rows), p).scatter_add_(1, support, coefs)
     return codes
-
-
-class PursuitEncoder(nn.Module):
-    """An unfolded encoder followed by :func:`pursuit` over the atoms it ranks first.
-
-    Built by the encoders' ``transform`` (not trained, not stored): ``forward(x)`` is the
-    pursuit's codes, with the network's last pre-activation as the ranking. Where one pass
-    over every atom costs at most 1.5 times the candidate passes and their rounds (by a
-    count of operations: small dictionaries, or many candidates), that pass runs instead:
-    orthogonal least squares over the whole dictionary, whose codes are at least as good;
-    it needs no ranking, so the network does not run then.
-
-    Parameters
-    ----------
-    encoder : UnfoldedEncoder
-        The trained network.
-    dictionary : torch.Tensor of shape (n_components, n_features)
-        Atoms as rows, on the network's device.
-    n_nonzero_coefs, alpha : int or float
-        Exactly one (the problem).
-    n_candidates : int
-    n_rounds : int
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skl0._layers import UnfoldedEncoder
-    >>> D = torch.eye(4)
-    >>> net = UnfoldedEncoder(4, 4, kind="msparse", n_nonzero_coefs=2)
-    >>> net.init_from_dictionary(D, step=1.0)
-    >>> head = PursuitEncoder(net, D, n_nonzero_coefs=2, n_candidates=3, n_rounds=1)
-    >>> head.eval()(torch.tensor([[3.0, 0.0, -2.0, 1.0]])).tolist()
-    [[3.0, 0.0, -2.0, 0.0]]
-    """
-
-    def __init__(self, encoder, dictionary, *, n_nonzero_coefs=None, alpha=None,
-                 n_candidates, n_rounds):
-        super().__init__()
-        if (n_nonzero_coefs is None) == (alpha is None):
-            raise ValueError("exactly one of n_nonzero_coefs and alpha")
-        self.encoder = encoder
-        self.register_buffer("dictionary", dictionary)
-        self.register_buffer("gram", dictionary @ dictionary.T)
-        self.n_nonzero_coefs = n_nonzero_coefs
-        self.alpha = alpha
-        self.n_components = int(dictionary.shape[0])
-        self.n_rounds = int(n_rounds)
-        self.n_candidates = min(int(n_candidates), self.n_components)
-        if _whole_dictionary_pays(self.n_components, self.n_candidates, n_nonzero_coefs,
-                                  self.n_rounds):
-            # one pass over every atom: codes at least as good, for little more work
-            self.n_candidates = self.n_components
-
-    def forward(self, X, out=None):
-        with torch.no_grad():
-            if self.n_candidates >= self.n_components:
-                # one pass over every atom: no ranking is needed, so the network is skipped
-                scores = X.new_zeros(X.shape[0], self.n_components)
-            else:
-                scores = self.encoder.last_preactivation(X)
-            return pursuit(X, self.dictionary, self.gram, scores,
-                           n_nonzero_coefs=self.n_nonzero_coefs, alpha=self.alpha,
-                           n_candidates=self.n_candidates, n_rounds=self.n_rounds, out=out)
-
-    def inference_forward(self):
-        """``fn(x, out)`` writing :meth:`forward`'s codes into ``out`` (for ``transform``).
-
-        Its many small operations run best one batch per thread: ``batches_in_threads``.
-        """
-
-        def run(x, out):
-            if x.device.type == "cpu" and out.device.type == "cpu":
-                self.forward(x, out=out)  # the compiled loop writes the codes in place
-            else:
-                out.copy_(self.forward(x))
-
-        run.batches_in_threads = True
-        return run

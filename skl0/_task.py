@@ -7,7 +7,6 @@ import copy
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -41,9 +40,11 @@ class _TaskDrivenBase(_PlainState, BaseEstimator):
         """The fitted encoder the net starts from, as ``encoder_``.
 
         ``encoder`` wrapped in :class:`~sklearn.frozen.FrozenEstimator` is used as fitted (a
-        copy, moved to the wrapper's device; the caller's encoder is left as it is);
-        otherwise a clone of it (``None``: :meth:`_default_encoder`) takes the wrapper's
-        ``device``, ``random_state`` (and ``verbose`` when set) and is fitted on ``X``.
+        copy, moved to the wrapper's device, its network trained on ``X`` if its route did
+        not need one; the caller's encoder is left as it is); otherwise a clone of it
+        (``None``: :meth:`_default_encoder`) takes the wrapper's ``device``,
+        ``random_state`` (and ``verbose`` when set) and is fitted on ``X`` with its network
+        trained whatever its route.
         """
         encoder = self.encoder
         if isinstance(encoder, FrozenEstimator):
@@ -64,19 +65,14 @@ class _TaskDrivenBase(_PlainState, BaseEstimator):
             if self.verbose:
                 update["verbose"] = self.verbose
             enc.set_params(**{key: value for key, value in update.items() if key in params})
-            enc.fit(X)
-        module = getattr(getattr(enc, "net_", None), "module_", None)
-        if not isinstance(module, torch.nn.Module) or not hasattr(module, "n_components"):
+        if not hasattr(enc, "_network_on"):
             raise TypeError(
-                "encoder must be an skl0 encoder (L0Encoder, MSparseEncoder, LISTAEncoder) "
-                f"whose fitted `net_.module_` is the torch encoder; got "
-                f"{type(encoder).__name__}"
+                "encoder must be an skl0 encoder (L0Encoder, MSparseEncoder, LISTAEncoder), "
+                f"whose network the wrapper trains end to end; got {type(enc).__name__}"
             )
-        device = resolve_device(self.device)
-        if str(enc.net_.device) != device:  # a frozen encoder fitted elsewhere
-            module.to(device)
-            enc.net_.device = device
-            enc.set_params(device=device)
+        if not isinstance(encoder, FrozenEstimator):
+            enc._fit(X, network=True)
+        enc._network_on(resolve_device(self.device), X)
         self.encoder_ = enc
         return enc
 

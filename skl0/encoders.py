@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,9 +18,15 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._inference import batched_forward
 from ._layers import UnfoldedEncoder
-from ._pursuit import PursuitEncoder
+from ._routes import (
+    NetworkRoute,
+    OLSRoute,
+    PursuitRoute,
+    _time_route,
+    fastest_within,
+    measure_route,
+)
 from ._skorch import (
     _OPTIMIZERS,
     estimator_net,
@@ -60,8 +67,17 @@ _COMMON_CONSTRAINTS = {
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
-_PURSUIT_CONSTRAINTS = {
-    "pursuit": ["boolean"],
+# The route objects transform built, per encoder: kept out of the encoder's own state, so
+# that transform changes nothing in it (and no pickle carries them).
+_ROUTES = weakref.WeakKeyDictionary()
+
+# From this many samples on, the rows that time the routes are held out of the network's
+# training; below, the network needs every row more than the choice needs unseen ones.
+_HOLD_OUT_FROM = 5000
+
+_ROUTE_CONSTRAINTS = {
+    "route": [StrOptions({"auto", "ols", "pursuit", "network"})],
+    "route_tol": [Interval(Real, 0, None, closed="left")],
     "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
     "pursuit_rounds": [Interval(Integral, 0, None, closed="left")],
 }
@@ -69,13 +85,14 @@ _PURSUIT_CONSTRAINTS = {
 
 class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                            BaseEstimator):
-    """Shared machinery: dictionary → targets → unfolded net trained through skorch.
+    """Shared machinery: dictionary, then the route ``transform`` runs (and the network,
+    trained through skorch, where that route or a wrapper needs it).
 
     Subclasses set ``_kind`` and implement ``_dictionary_l1_alpha()`` (the l1 weight of
     dictionary learning), ``_init_kwargs(step)`` (the thresholds of the initialised net),
-    ``_targets(X, C)`` (the training codes); where they need to, ``_module_kwargs()``,
-    ``_check_params_vs_data(X)`` and, with a pursuit, ``_fit_pursuit(X, codes)`` and
-    ``_pursuit_problem()``.
+    ``_targets(X, C)`` (the training codes) and ``_problem()`` (the keyword of the problem
+    the routes solve: ``alpha`` or ``n_nonzero_coefs``); where they need to,
+    ``_module_kwargs()``, ``_check_params_vs_data(X)`` and ``_default_candidates()``.
     """
 
     _kind = None
@@ -84,8 +101,13 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
     # ------------------------------------------------------------------ fit
     @scoped_fit_threads
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn (or take) the dictionary, compute the target codes and train the net.
+    def fit(self, X, y=None, *, codes=None):
+        """Learn (or take) the dictionary and choose the route ``transform`` runs.
+
+        With ``route="auto"`` the routes are timed on held-out training rows and the
+        fastest whose mean objective is within ``route_tol`` of the best is kept
+        (``route_``, ``route_report_``); the network is trained only when a route that
+        runs it is chosen, asked for, or could be the fastest.
 
         Parameters
         ----------
@@ -94,114 +116,181 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
             call ``.toarray()``). At least 2 samples, on a scale float32 carries (a
             ``ValueError`` says when to rescale: squares that underflow, or a sample's
             squared norm that overflows).
-        y : array-like of shape (n_samples, n_components), default=None
-            Target codes to train the net on, in place of the ones ``fit`` computes
-            (e.g. codes computed once and reused across fits). A 1-D ``y`` (the labels
-            a ``Pipeline`` passes to every step) is ignored.
+        y : None
+            Ignored, as scikit-learn's transformers ignore it (a ``Pipeline`` passes the
+            task's targets to every step).
+        codes : array-like of shape (n_samples, n_components), default=None
+            Target codes to train the network on, in place of the ones ``fit`` computes
+            (e.g. codes computed once and reused across fits); the network is then
+            trained whatever the route. In a ``Pipeline``, route them with scikit-learn's
+            metadata routing (``set_fit_request(codes=True)``).
 
         Returns
         -------
         self : object
             The fitted encoder.
         """
-        X, targets = self._validate_fit_data(X, y, reset=True)
+        return self._fit(X, codes, network=False)
+
+    def _fit(self, X, codes=None, *, network=False, partial=False):
+        """:meth:`fit`; ``network=True`` trains the network whatever the route (wrappers),
+        ``partial=True`` for one epoch (the first :meth:`partial_fit`)."""
+        X, targets = self._validate_fit_data(X, codes, reset=True)
         X32 = as_float32(X)
-        net, Xt, Ct, phases = self._initialize(X, X32)
-        codes = None
-        if self.max_epochs > 0:
-            codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
-            del Xt
-            clock = time.perf_counter()
-            fit_net(net, X32, codes, self.random_state)
-            phases["training"] = time.perf_counter() - clock
+        for name in ("net_", "history_", "n_candidates_", "route_report_"):
+            self.__dict__.pop(name, None)
+        _ROUTES.pop(self, None)
+        phases = self._learn_dictionary(X32, X.dtype)
+        route = self._route_name()
+        train = network or targets is not None or route in ("pursuit", "network")
+        probe, rest = self._probe_rows(X32, route)
+        report = {}
+        clock = time.perf_counter()
+        if route == "auto":
+            report["ols"] = self._measure("ols", probe)
+            if not train:
+                train = self._network_could_win(probe, report["ols"])
+        phases["routes"] = time.perf_counter() - clock
+        if train:
+            rows = rest if targets is None else slice(None)
+            phases.update(self._train_network(X32[rows] if targets is None else X32,
+                                              targets, partial=partial))
         else:
             phases.update(targets=0.0, training=0.0)
+        if route == "auto":
+            clock = time.perf_counter()
+            if train:
+                for name in ("pursuit", "network"):
+                    report[name] = self._measure(name, probe)
+            self.route_report_ = report
+            route = fastest_within(report, self.route_tol)
+            phases["routes"] += time.perf_counter() - clock
+        self.route_ = route
         self.fit_times_ = phases
-        self.net_ = net
-        self.history_ = net.history
-        self._fit_pursuit(X32, codes)
         return self
 
     @scoped_fit_threads
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """One pass of training over a batch, for data that arrive in chunks.
+    def partial_fit(self, X, y=None, *, codes=None):
+        """One pass of training of the network over a batch, for data that arrive in chunks.
 
-        The first call learns the dictionary on its batch (or takes ``dictionary``) and
-        builds the net, as :meth:`fit` does; every call then computes the batch's target
-        codes (or takes ``y``) and trains the net for one epoch over them, continuing the
-        learning-rate and σ schedules. The dictionary is kept once learned.
+        The first call learns the dictionary on its batch (or takes ``dictionary``), builds
+        the network and chooses the route as :meth:`fit` does (on that batch); every call
+        then computes the batch's target codes (or takes ``codes``) and trains the network
+        for one epoch over them, continuing the learning-rate and σ schedules. The
+        dictionary is kept once learned; ``n_components`` and the problem cannot change
+        between calls (a ``ValueError`` says so).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             A batch of training data (at least 2 samples in the first call).
-        y : array-like of shape (n_samples, n_components), default=None
-            The batch's target codes, as in :meth:`fit`; a 1-D ``y`` is ignored.
+        y : None
+            Ignored.
+        codes : array-like of shape (n_samples, n_components), default=None
+            The batch's target codes, as in :meth:`fit`.
 
         Returns
         -------
         self : object
             The encoder, trained one more epoch.
         """
-        first = not hasattr(self, "net_")
-        X, targets = self._validate_fit_data(X, y, reset=first)
+        if not hasattr(self, "components_"):
+            return self._fit(X, codes, network=True, partial=True)
+        self._check_unchanged("partial_fit")
+        X, targets = self._validate_fit_data(X, codes, reset=False)
         X32 = as_float32(X)
-        if first:
-            net, Xt, Ct, phases = self._initialize(X, X32)
-        else:
-            net = self.net_
-            Xt = torch.as_tensor(X32, device=net.device)
-            Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
-            phases = {"dictionary": 0.0}
+        if not hasattr(self, "net_"):  # fit's route ran no network: it starts here
+            self.fit_times_ = {"dictionary": 0.0,
+                               **self._train_network(X32, targets, partial=True)}
+            return self
+        net = self.net_
+        Xt = torch.as_tensor(X32, device=net.device)
+        Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
+        phases = {"dictionary": 0.0}
         codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
         del Xt
         clock = time.perf_counter()
         partial_fit_net(net, X32, codes, self.random_state)
         phases["training"] = time.perf_counter() - clock
         self.fit_times_ = phases
-        self.net_ = net
         self.history_ = net.history
-        if first:
-            self._fit_pursuit(X32, codes)
+        _ROUTES.pop(self, None)
         return self
 
-    def _validate_fit_data(self, X, y, reset):
+    def _validate_fit_data(self, X, codes, reset):
         """``X`` validated (and the parameters against it when ``reset``), and the target
-        codes of ``y`` or ``None``."""
+        ``codes`` validated, or ``None``."""
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=reset,
                           ensure_min_samples=2 if reset else 1)
         check_float32_scale(X)
         if reset:
             self._check_params_vs_data(X)
-        if y is None or np.asarray(y).ndim == 1:
+        if codes is None:
             return X, None
         p = self._n_components if reset else self.components_.shape[0]
-        codes = check_array(y, dtype=_FLOAT_DTYPES, input_name="y")
+        codes = check_array(codes, dtype=_FLOAT_DTYPES, input_name="codes")
         if codes.shape != (X.shape[0], p):
             raise ValueError(
-                f"y holds target codes of shape {codes.shape}, but they must have shape "
-                f"(n_samples, n_components) = {(X.shape[0], p)}; a 1-D y (labels) is ignored"
+                f"codes has shape {codes.shape}, but target codes must have shape "
+                f"(n_samples, n_components) = {(X.shape[0], p)}"
             )
-        check_float32_scale(codes, "y", "to the scale of the codes")
+        check_float32_scale(codes, "codes", "to the scale of the codes")
         return X, codes
 
-    def _initialize(self, X, X32):
-        """Dictionary, step and the initialised net: ``(net, Xt, Ct, phases)``."""
-        device = resolve_device(self.device)
+    def _learn_dictionary(self, X32, dtype):
+        """``components_`` (in ``dtype``) and ``step_``; the phases' seconds so far."""
         resolve_optimizer(self.optimizer)
-        Xt = torch.as_tensor(X32, device=device)
+        device = resolve_device(self.device)
         clock = time.perf_counter()
-        C = self._get_dictionary(Xt)
-        self.components_ = C.astype(X.dtype, copy=False)
+        C = self._get_dictionary(torch.as_tensor(X32, device=device))
+        self.components_ = C.astype(dtype, copy=False)
         phases = {"dictionary": time.perf_counter() - clock}
         Ct = torch.as_tensor(C, dtype=torch.float32, device=device)
-        step = 1.0 / max(spectral_norm_sq(Ct), np.finfo(np.float32).tiny)
-        self.step_ = float(step)
-        module = self._make_module(Ct.cpu(), step)
-        net = estimator_net(self, module, torch.nn.MSELoss(), device)
+        self.step_ = float(1.0 / max(spectral_norm_sq(Ct), np.finfo(np.float32).tiny))
+        return phases
+
+    def _initial_net(self):
+        """The skorch net around the network initialised from ``components_``."""
+        device = resolve_device(self.device)
+        C = torch.as_tensor(self.components_, dtype=torch.float32)
+        net = estimator_net(self, self._make_module(C, self.step_), torch.nn.MSELoss(), device)
         net.initialize()
-        return net, Xt, Ct, phases
+        return net
+
+    def _train_network(self, X32, targets=None, partial=False):
+        """Build and train the network on ``X32`` (``net_``, ``history_``); the phases'
+        seconds. ``max_epochs=0`` keeps the initialisation: ``n_stages`` solver iterations."""
+        net = self._initial_net()
+        phases = {"targets": 0.0, "training": 0.0}
+        codes = None
+        if self.max_epochs > 0:
+            Xt = torch.as_tensor(X32, device=net.device)
+            Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
+            codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
+            del Xt
+            clock = time.perf_counter()
+            train = partial_fit_net if partial else fit_net
+            train(net, X32, codes, self.random_state)
+            phases["training"] = time.perf_counter() - clock
+        self.net_ = net
+        self.history_ = net.history
+        self._set_candidates(X32, codes)
+        _ROUTES.pop(self, None)
+        return phases
+
+    def _network_on(self, device, X):
+        """The trained network, on ``device`` (trained on ``X`` first if ``fit`` did not
+        train it): what the task-driven wrappers fine-tune."""
+        if not hasattr(self, "net_"):
+            self._train_network(as_float32(np.asarray(X)))
+        net = self.net_
+        if str(net.device) != device:  # a frozen encoder fitted elsewhere
+            net.module_.to(device)
+            net.device = device
+            self.set_params(device=device)
+            _ROUTES.pop(self, None)
+        return net.module_
 
     def _training_targets(self, Xt, Ct, given):
         """The target codes (given, or computed) as float32 numpy, and the seconds spent."""
@@ -211,8 +300,105 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         codes = self._targets(Xt, Ct).cpu().numpy()
         return codes, time.perf_counter() - clock
 
-    def _fit_pursuit(self, X, codes):
-        """Set the fitted attributes of the pursuit (encoders that have one)."""
+    def _set_candidates(self, X32, codes):
+        """``n_candidates_`` of the pursuit route (encoders that have one), from the
+        training targets ``codes`` (``None``: not computed)."""
+
+    # --------------------------------------------------------------- routes
+    def _route_name(self):
+        """The route asked for: ``route`` (``"network"`` for encoders without a pursuit)."""
+        return getattr(self, "route", "network")
+
+    def _probe_rows(self, X32, route):
+        """The rows the routes are timed on, and those the network trains on: with
+        ``route="auto"``, a seeded tenth of the samples (at most 1,000), held out of the
+        network's training from 5,000 samples on (below, the network needs them all)."""
+        n = X32.shape[0]
+        if route != "auto" or n < 20:
+            return X32, slice(None)
+        size = min(1000, n // 10)
+        order = np.random.default_rng(torch_seed(self.random_state)).permutation(n)
+        probe = X32[np.sort(order[:size])]
+        return probe, (np.sort(order[size:]) if n >= _HOLD_OUT_FROM else slice(None))
+
+    def _measure(self, name, probe):
+        return measure_route(self._build_route(name), probe, self.components_,
+                             alpha=self._problem().get("alpha"))
+
+    def _network_could_win(self, probe, ols):
+        """Whether a route that runs the network could be faster than ``ols`` on ``probe``:
+        the untrained network and one candidate pass (its least work) are timed."""
+        net = self._initial_net()
+        module = net.module_
+        floor = NetworkRoute(module)
+        if self._kind != "lista":
+            floor = PursuitRoute(module, self._dictionary_tensor(net.device),
+                                 **self._problem(), n_candidates=self._default_candidates(ols),
+                                 n_rounds=0)
+        seconds, _ = _time_route(floor, probe)
+        return seconds < ols["seconds_per_row"]
+
+    def _dictionary_tensor(self, device):
+        return torch.as_tensor(self.components_, dtype=torch.float32, device=device)
+
+    def _build_route(self, name):
+        """The route object ``name`` on the fitted state (and the current parameters that
+        a route reads: the problem, ``n_candidates``, ``pursuit_rounds``)."""
+        if name == "ols":
+            device = resolve_device(self.device)
+            return OLSRoute(self._dictionary_tensor(device), **self._problem())
+        module = self.net_.module_
+        if name == "network":
+            return NetworkRoute(module)
+        candidates = self.n_candidates if self.n_candidates is not None else \
+            self._default_candidates()
+        return PursuitRoute(module, self._dictionary_tensor(self.net_.device),
+                            **self._problem(), n_candidates=candidates,
+                            n_rounds=self.pursuit_rounds)
+
+    def _check_unchanged(self, method):
+        """Raise if a parameter that needs a refit changed since ``fit``."""
+        p = self.components_.shape[0]
+        if self.dictionary is None and self.n_components not in (None, p):
+            raise ValueError(
+                f"n_components={self.n_components} was set after fit, which learned {p} "
+                f"atoms; {method} cannot change the dictionary: call fit again"
+            )
+
+    def _transform_route(self):
+        """The route :meth:`transform` runs: ``route`` if set, else the fitted ``route_``;
+        built once and kept until a parameter it reads changes."""
+        self._validate_params()
+        self._check_unchanged("transform")
+        name = self._route_name()
+        if name == "auto":
+            name = self.route_
+        if name != "ols" and not hasattr(self, "net_"):
+            raise ValueError(
+                f"route={name!r} runs the network, which this fit did not train (route_="
+                f"{self.route_!r}); fit again with route={name!r}"
+            )
+        problem = self._problem(route=name)
+        key = (name, tuple(sorted(problem.items())), self.__dict__.get("n_candidates"),
+               self.__dict__.get("pursuit_rounds"), resolve_device(self.device),
+               id(self.components_), id(self.__dict__.get("net_")))
+        cached = _ROUTES.get(self)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        route = self._build_route(name)
+        _ROUTES[self] = (key, route)
+        return route
+
+    def _problem(self, route=None):
+        """``{"alpha": α}`` or ``{"n_nonzero_coefs": M}``: the problem the routes solve
+        (``{}`` without one). With ``route`` (the one :meth:`transform` runs), a change
+        since ``fit`` that the network cannot follow is a ``ValueError``."""
+        return {}
+
+    def _default_candidates(self, ols=None):
+        """The pursuit route's candidates per sample when ``n_candidates=None`` (before
+        training, from the ``"ols"`` entry of the route report)."""
+        return self.components_.shape[0]
 
     def _check_params_vs_data(self, X):
         if self.dictionary is not None:
@@ -267,10 +453,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
-        """Encode ``X``: the trained net (exact HELU / max-M), then the pursuit if any.
-
-        Runs in batches under :func:`torch.inference_mode` on the fitted device and
-        writes straight into the output array.
+        """Encode ``X`` by the route the encoder runs (``route_``, or ``route`` if set).
 
         Parameters
         ----------
@@ -281,21 +464,10 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         codes : ndarray of shape (n_samples, n_components)
             Sparse codes, in X's float dtype (float32 or float64; others → float64).
         """
-        check_is_fitted(self, "net_")
+        check_is_fitted(self, "components_")
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES,
-                          ensure_all_finite=False)  # checked per batch below
-        return batched_forward(self._transform_module(), X, self.net_.device, X.dtype,
-                               check_finite=True)
-
-    def _transform_module(self):
-        """The module whose eval forward gives :meth:`transform`'s codes."""
-        if not getattr(self, "pursuit", False):
-            return self.net_.module_
-        module = self.net_.module_
-        dictionary = torch.as_tensor(self.components_, dtype=torch.float32,
-                                     device=module.W.weight.device)
-        return PursuitEncoder(module, dictionary, n_candidates=self.n_candidates_,
-                              n_rounds=self.pursuit_rounds, **self._pursuit_problem())
+                          ensure_all_finite=False)  # each route checks as it reads
+        return self._transform_route().encode(X, X.dtype)
 
     def inverse_transform(self, X):
         """Map codes back to data space: ``codes @ components_``.
@@ -309,7 +481,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         -------
         X_original : ndarray of shape (n_samples, n_features)
         """
-        check_is_fitted(self, "net_")
+        check_is_fitted(self, "components_")
         codes = check_array(X, dtype=_FLOAT_DTYPES, input_name="codes")
         if codes.shape[1] != self.components_.shape[0]:
             raise ValueError(
@@ -334,7 +506,12 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
 
 def _thresholds(encoder):
     """θ of the fitted net, in the dtype of ``components_`` (``thresholds_``)."""
-    check_is_fitted(encoder, "net_")
+    check_is_fitted(encoder, "components_")
+    if not hasattr(encoder, "net_"):
+        raise AttributeError(
+            f"thresholds_: route_={encoder.route_!r} runs no network, so none was trained; "
+            "fit with route='pursuit' or 'network' to have one"
+        )
     theta = encoder.net_.module_.theta.detach().clamp_min(0).cpu().numpy()
     return theta.astype(encoder.components_.dtype)
 
@@ -399,26 +576,36 @@ class L0Encoder(_BaseUnfoldedEncoder):
     sigma_decay : float ≥ 1, default=1.0
         σ is divided by this after every epoch. The paper divides by 10; holding σ (1.0)
         trained better (the History page of the documentation).
-    pursuit : bool, default=True
-        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
-        (its last stage's input ``u_K``): orthogonal least squares over the
-        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
-        the atoms most correlated with the residual, keeping a sample's new code only
-        where its objective is lower. The coefficients are least-squares fits on the
-        support, as OMP's are. ``False`` returns the network's own codes, as in the
-        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+    route : {"auto", "ols", "pursuit", "network"}, default="auto"
+        What ``transform`` runs. ``"ols"``: greedy orthogonal least squares over every
+        atom (SPAMS' ``omp`` with ``lambda1=alpha``: adds the atom that lowers the
+        objective most while one lowers ``½‖x − Da‖²`` by more than α; least-squares
+        coefficients), no network. ``"pursuit"``: the trained network ranks the atoms
+        (its last stage's input ``u_K``), the same least squares runs over its
+        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in the
+        atoms most correlated with the residual, a sample keeping its new code only where
+        its objective is lower. ``"network"``: the network's own codes, the paper's
+        encoder (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+        ``"auto"``: ``fit`` times the routes on held-out training rows (a tenth, at most
+        1,000) and keeps the fastest whose mean objective is within ``route_tol`` of the
+        best (``route_``); the network is trained only if a route that runs it could be
+        the fastest (its untrained forward and one candidate pass beat ``"ols"``). The
+        network is always trained when it is asked for, when a wrapper
+        (:class:`~skl0.L0Classifier`, :class:`~skl0.L0Clusterer`) fine-tunes it, or in
+        :meth:`partial_fit`. The documentation's user guide says when each route wins.
+    route_tol : float ≥ 0, default=0.02
+        The relative excess of mean objective over the best route's that ``"auto"``
+        accepts for a faster route.
     n_candidates : int or None, default=None
-        Atoms per sample the pursuit chooses from in each round (at most
-        ``n_components``). Where one pass over every atom costs at most 1.5 times the
-        candidate passes and their rounds (by a count of operations: small dictionaries,
-        or many candidates), that pass runs instead (orthogonal least squares over the
-        whole dictionary, codes at least as good). ``None``: four times the 95th percentile
-        of the number of nonzeros of the training targets (of the network's codes of the
-        training samples when ``max_epochs=0``). The pursuit adds atoms while one lowers
-        ``½‖x − Da‖²`` by more than α, so this bounds the support size.
+        Atoms per sample the ``"pursuit"`` route chooses from in each round (at most
+        ``n_components``), and so the most nonzeros a code has on that route. ``None``:
+        four times the 95th percentile of the number of nonzeros of the training targets
+        (of the network's codes of the training samples when ``max_epochs=0``), at least
+        8.
     pursuit_rounds : int, default=3
-        Refresh rounds after the first pass (``0``: one pass over the network's
-        candidates). Each round runs only on the samples the previous one improved.
+        Refresh rounds of the ``"pursuit"`` route after its first pass (``0``: one pass
+        over the network's candidates). Each round runs only on the samples the previous
+        one improved.
 
     max_epochs : int, default=100
         Training epochs of the unfolded net. ``0`` gives the untrained net initialised
@@ -467,19 +654,28 @@ default="adam"
     thresholds_ : ndarray of shape (n_components,) or (n_stages, n_components)
         θ, the learned thresholds (``√(2αμ)`` before training, ``μ√(2α)/2`` in ℓ1 stages);
         one row per stage when untied or ``l1_stages > 0``.
+    route_ : {"ols", "pursuit", "network"}
+        The route ``transform`` runs (unless ``route`` is set to another one after fit).
+    route_report_ : dict
+        With ``route="auto"``: for each route timed at fit, ``{"seconds_per_row",
+        "objective", "nonzeros_p95"}`` on the held-out training rows (the routes that run
+        the network only when it was trained).
     n_candidates_ : int
-        The pursuit's candidates per sample (when ``pursuit=True``).
+        The ``"pursuit"`` route's candidates per sample (where the network was trained).
     components_ : ndarray of shape (n_components, n_features)
         The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
     step_ : float
         The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+        Absent when the route runs no network (see ``route``).
     history_ : skorch.History
-        The training history of the last fit (empty when ``max_epochs=0``).
+        The training history of the last fit (empty when ``max_epochs=0``; absent with
+        ``net_``).
     fit_times_ : dict
         Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
-        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+        ~0 when given), ``"targets"`` (the optimal / lasso codes), ``"training"`` (0 when
+        no network was trained) and, with ``route``, ``"routes"`` (timing them).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -511,12 +707,12 @@ default="adam"
         "sigma": [Interval(Real, 0, 1, closed="both")],
         "sigma_decay": [Interval(Real, 1, None, closed="left")],
         "l1_stages": [Interval(Integral, 0, None, closed="left")],
-        **_PURSUIT_CONSTRAINTS,
+        **_ROUTE_CONSTRAINTS,
     }
 
     def __init__(self, n_components=None, *, alpha=0.25, n_stages=2, tied_stages=True,
-                 l1_stages=0, dictionary=None, pursuit=True, n_candidates=None,
-                 pursuit_rounds=3,
+                 l1_stages=0, dictionary=None, route="auto", route_tol=0.02,
+                 n_candidates=None, pursuit_rounds=3,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  sigma=0.2, sigma_decay=1.0, solver_max_iter=1000, dict_max_iter=10,
                  train_split=None, patience=None, device="auto", random_state=None, verbose=0):
@@ -526,7 +722,8 @@ default="adam"
         self.tied_stages = tied_stages
         self.l1_stages = l1_stages
         self.dictionary = dictionary
-        self.pursuit = pursuit
+        self.route = route
+        self.route_tol = route_tol
         self.n_candidates = n_candidates
         self.pursuit_rounds = pursuit_rounds
         self.max_epochs = max_epochs
@@ -546,6 +743,7 @@ default="adam"
 
     def _check_params_vs_data(self, X):
         super()._check_params_vs_data(X)
+        self._fit_alpha = self.alpha
         if self.l1_stages >= self.n_stages:
             raise ValueError(
                 f"l1_stages={self.l1_stages} must be less than n_stages={self.n_stages}: "
@@ -584,18 +782,30 @@ default="adam"
         return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,
                              progress=self._progress())
 
-    def _fit_pursuit(self, X, codes):
+    def _set_candidates(self, X32, codes):
         p = self.components_.shape[0]
         if self.n_candidates is not None:
             self.n_candidates_ = min(int(self.n_candidates), p)
             return
         if codes is None:
-            codes = batched_forward(self.net_.module_, X, self.net_.device, np.float32)
+            codes = NetworkRoute(self.net_.module_).encode(X32, np.float32)
         support = np.count_nonzero(codes, axis=1)
         typical = int(np.ceil(np.quantile(support, 0.95))) if len(support) else 1
         self.n_candidates_ = int(min(p, max(4 * typical, 8)))
 
-    def _pursuit_problem(self):
+    def _default_candidates(self, ols=None):
+        if hasattr(self, "n_candidates_"):
+            return self.n_candidates_
+        typical = 1 if ols is None else int(np.ceil(ols["nonzeros_p95"]))
+        return int(min(self.components_.shape[0], max(4 * typical, 8)))
+
+    def _problem(self, route=None):
+        if route not in (None, "ols") and self._fit_alpha != self.alpha:
+            raise ValueError(
+                f"alpha={self.alpha} was set after fit, whose network was trained for "
+                f"alpha={self._fit_alpha}; the network's thresholds need a refit (or use "
+                "route='ols', which reads alpha as it runs)"
+            )
         return {"alpha": float(self.alpha)}
 
 
@@ -626,23 +836,33 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         S per stage (and one θ per stage where there is one); the untrained net is the same.
     dictionary : array-like of shape (n_components, n_features) or None, default=None
         A fixed dictionary (rows are atoms), used as given.
-    pursuit : bool, default=True
-        Finish ``transform`` with a greedy pursuit over the atoms the network ranks first
-        (its last stage's input ``u_K``): orthogonal least squares over the
-        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in
-        the atoms most correlated with the residual, keeping a sample's new code only
-        where its objective is lower. The coefficients are least-squares fits on the
-        support, as OMP's are. ``False`` returns the network's own codes, as in the
-        paper (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+    route : {"auto", "ols", "pursuit", "network"}, default="auto"
+        What ``transform`` runs. ``"ols"``: greedy orthogonal least squares over every
+        atom (SPAMS' ``omp`` with ``L=M``: adds, M times, the atom that lowers
+        ``‖x − Da‖²`` the most; least-squares coefficients), no network.
+        ``"pursuit"``: the trained network ranks the atoms (its last stage's input
+        ``u_K``), the same least squares runs over its
+        ``n_candidates`` best-ranked atoms, then ``pursuit_rounds`` rounds that swap in the
+        atoms most correlated with the residual, a sample keeping its new code only where
+        its objective is lower. ``"network"``: the network's own codes, the paper's
+        encoder (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
+        ``"auto"``: ``fit`` times the routes on held-out training rows (a tenth, at most
+        1,000) and keeps the fastest whose mean objective is within ``route_tol`` of the
+        best (``route_``); the network is trained only if a route that runs it could be
+        the fastest (its untrained forward and one candidate pass beat ``"ols"``). The
+        network is always trained when it is asked for, when a wrapper
+        (:class:`~skl0.L0Classifier`, :class:`~skl0.L0Clusterer`) fine-tunes it, or in
+        :meth:`partial_fit`. The documentation's user guide says when each route wins.
+    route_tol : float ≥ 0, default=0.02
+        The relative excess of mean objective over the best route's that ``"auto"``
+        accepts for a faster route.
     n_candidates : int or None, default=None
-        Atoms per sample the pursuit chooses from in each round (at most
-        ``n_components``). Where one pass over every atom costs at most 1.5 times the
-        candidate passes and their rounds (by a count of operations: small dictionaries,
-        or many candidates), that pass runs instead (orthogonal least squares over the
-        whole dictionary, codes at least as good). ``None``: 2M. At least M.
+        Atoms per sample the ``"pursuit"`` route chooses from in each round (at most
+        ``n_components``; at least M). ``None``: 2M.
     pursuit_rounds : int, default=3
-        Refresh rounds after the first pass (``0``: one pass over the network's
-        candidates). Each round runs only on the samples the previous one improved.
+        Refresh rounds of the ``"pursuit"`` route after its first pass (``0``: one pass
+        over the network's candidates). Each round runs only on the samples the previous
+        one improved.
 
     max_epochs : int, default=100
         Training epochs of the unfolded net. ``0`` gives the untrained net initialised
@@ -690,19 +910,28 @@ default="adam"
     ----------
     n_nonzero_coefs_ : int
         The M in use.
+    route_ : {"ols", "pursuit", "network"}
+        The route ``transform`` runs (unless ``route`` is set to another one after fit).
+    route_report_ : dict
+        With ``route="auto"``: for each route timed at fit, ``{"seconds_per_row",
+        "objective", "nonzeros_p95"}`` on the held-out training rows (the routes that run
+        the network only when it was trained).
     n_candidates_ : int
-        The pursuit's candidates per sample (when ``pursuit=True``).
+        The ``"pursuit"`` route's candidates per sample (where the network was trained).
     components_ : ndarray of shape (n_components, n_features)
         The dictionary (rows are atoms): the given one, or the learned unit-norm atoms.
     step_ : float
         The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+        Absent when the route runs no network (see ``route``).
     history_ : skorch.History
-        The training history of the last fit (empty when ``max_epochs=0``).
+        The training history of the last fit (empty when ``max_epochs=0``; absent with
+        ``net_``).
     fit_times_ : dict
         Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
-        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+        ~0 when given), ``"targets"`` (the optimal / lasso codes), ``"training"`` (0 when
+        no network was trained) and, with ``route``, ``"routes"`` (timing them).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -731,11 +960,12 @@ default="adam"
     _parameter_constraints: dict = {
         **_COMMON_CONSTRAINTS,
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
-        **_PURSUIT_CONSTRAINTS,
+        **_ROUTE_CONSTRAINTS,
     }
 
     def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
-                 dictionary=None, pursuit=True, n_candidates=None, pursuit_rounds=3,
+                 dictionary=None, route="auto", route_tol=0.02, n_candidates=None,
+                 pursuit_rounds=3,
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
                  device="auto", random_state=None, verbose=0):
@@ -744,7 +974,8 @@ default="adam"
         self.n_stages = n_stages
         self.tied_stages = tied_stages
         self.dictionary = dictionary
-        self.pursuit = pursuit
+        self.route = route
+        self.route_tol = route_tol
         self.n_candidates = n_candidates
         self.pursuit_rounds = pursuit_rounds
         self.max_epochs = max_epochs
@@ -785,13 +1016,26 @@ default="adam"
         return optimal_codes(X, C, n_nonzero_coefs=self.n_nonzero_coefs_,
                              max_iter=self.solver_max_iter, progress=self._progress())
 
-    def _fit_pursuit(self, X, codes):
-        p = self.components_.shape[0]
-        wanted = 2 * self.n_nonzero_coefs_ if self.n_candidates is None else self.n_candidates
-        self.n_candidates_ = int(min(max(wanted, self.n_nonzero_coefs_), p))
+    def _set_candidates(self, X32, codes):
+        self.n_candidates_ = self._default_candidates()
 
-    def _pursuit_problem(self):
-        return {"n_nonzero_coefs": self.n_nonzero_coefs_}
+    def _default_candidates(self, ols=None):
+        M, p = self.n_nonzero_coefs_, self.components_.shape[0]
+        wanted = 2 * M if self.n_candidates is None else self.n_candidates
+        return int(min(max(wanted, M), p))
+
+    def _problem(self, route=None):
+        p = self.components_.shape[0]
+        M = self.n_nonzero_coefs_ if self.n_nonzero_coefs is None else self.n_nonzero_coefs
+        if M > p:
+            raise ValueError(f"n_nonzero_coefs={M} must not exceed n_components={p}")
+        if route not in (None, "ols") and M != self.n_nonzero_coefs_:
+            raise ValueError(
+                f"n_nonzero_coefs={M} was set after fit, whose network pools "
+                f"{self.n_nonzero_coefs_} entries; the network needs a refit (or use "
+                "route='ols', which reads n_nonzero_coefs as it runs)"
+            )
+        return {"n_nonzero_coefs": int(M)}
 
 
 class LISTAEncoder(_BaseUnfoldedEncoder):
@@ -872,11 +1116,14 @@ default="adam"
         The solver step ``μ = 1/‖D‖₂²`` used for the targets and the initialisation.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the :class:`~skl0._layers.UnfoldedEncoder`.
+        Absent when the route runs no network (see ``route``).
     history_ : skorch.History
-        The training history of the last fit (empty when ``max_epochs=0``).
+        The training history of the last fit (empty when ``max_epochs=0``; absent with
+        ``net_``).
     fit_times_ : dict
         Wall-clock seconds of the phases of the last fit: ``"dictionary"`` (learning it;
-        ~0 when given), ``"targets"`` (the optimal / lasso codes) and ``"training"``.
+        ~0 when given), ``"targets"`` (the optimal / lasso codes), ``"training"`` (0 when
+        no network was trained) and, with ``route``, ``"routes"`` (timing them).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

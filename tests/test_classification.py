@@ -85,7 +85,7 @@ def test_encoder_must_be_an_skl0_encoder(digits):
 def test_fine_tuning_changes_the_encoder_and_transform_uses_it(digits):
     X, y, _, _ = digits
     # the network's own codes (the pursuit of transform is not part of the classifier's net)
-    enc = L0Encoder(16, alpha=0.05, pursuit=False, **FAST)
+    enc = L0Encoder(16, alpha=0.05, route="network", **FAST)
     frozen = L0Classifier(enc, max_epochs=0, **WRAP).fit(X, y)
     tuned = L0Classifier(enc, max_epochs=3, **WRAP).fit(X, y)
     # same unsupervised initialisation (same seed, same device) ...
@@ -108,7 +108,7 @@ def test_fine_tuning_changes_the_encoder_and_transform_uses_it(digits):
 
 def test_max_epochs_0_is_logistic_regression_on_frozen_codes(digits):
     X, y, X_test, _ = digits
-    clf = L0Classifier(MSparseEncoder(16, n_nonzero_coefs=4, pursuit=False, **FAST),
+    clf = L0Classifier(MSparseEncoder(16, n_nonzero_coefs=4, route="network", **FAST),
                        max_epochs=0, **WRAP)
     clf.fit(X, y)
     with warnings.catch_warnings():
@@ -268,7 +268,7 @@ def test_frozen_fitted_encoder_is_the_start_and_is_left_as_it_is(digits):
 
     X, y, X_test, y_test = digits
     enc = L0Encoder(32, alpha=0.05, max_epochs=2, dict_max_iter=2, device="cpu",
-                    random_state=0).fit(X)
+                    route="pursuit", random_state=0).fit(X)
     before = {k: v.clone() for k, v in enc.net_.module_.state_dict().items()}
     codes = enc.transform(X_test)
     head_only = L0Classifier(FrozenEstimator(enc), max_epochs=0, **WRAP).fit(X, y)

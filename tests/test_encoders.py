@@ -24,15 +24,16 @@ from skl0.metrics import code_prediction_error
 FAST = {"max_epochs": 3, "dict_max_iter": 2, "solver_max_iter": 100, "random_state": 0,
         "device": "cpu"}
 ENCODERS = [
-    lambda **kw: L0Encoder(n_components=16, alpha=0.1, **{**FAST, **kw}),
-    lambda **kw: MSparseEncoder(n_components=16, n_nonzero_coefs=3, **{**FAST, **kw}),
+    lambda **kw: L0Encoder(n_components=16, alpha=0.1, **{**FAST, "route": "pursuit", **kw}),
+    lambda **kw: MSparseEncoder(n_components=16, n_nonzero_coefs=3,
+                                **{**FAST, "route": "pursuit", **kw}),
     lambda **kw: LISTAEncoder(n_components=16, alpha=0.1, **{**FAST, **kw}),
 ]
 
 
 def _net_only(enc):
     """The encoder with the network's own codes (no pursuit), where it has a pursuit."""
-    return enc.set_params(pursuit=False) if "pursuit" in enc.get_params() else enc
+    return enc.set_params(route="network") if "route" in enc.get_params() else enc
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_l0_training_beats_iht_on_its_targets(sparse_problem):
     X, D = sparse_problem
     Xtr, Xte = X[:250], X[250:]
     enc = L0Encoder(dictionary=D, alpha=0.05, max_epochs=60, batch_size=32, lr=3e-3,
-                    pursuit=False, random_state=0, device="cpu").fit(Xtr)
+                    route="network", random_state=0, device="cpu").fit(Xtr)
     target = optimal_codes(torch.as_tensor(Xte, dtype=torch.float32),
                            torch.as_tensor(D, dtype=torch.float32), alpha=0.05).numpy()
     err_deep = code_prediction_error(target, enc.transform(Xte))
@@ -95,7 +96,7 @@ def test_l0_training_beats_iht_on_its_targets(sparse_problem):
                         torch.as_tensor(D), 0.05).mean()
     assert obj < obj2
     # the pursuit over the net's candidates lowers it further
-    with_pursuit = enc.set_params(pursuit=True).fit(Xtr).transform(Xte)
+    with_pursuit = enc.set_params(route="pursuit").fit(Xtr).transform(Xte)
     obj3 = l0_objective(torch.as_tensor(Xte), torch.as_tensor(with_pursuit),
                         torch.as_tensor(D), 0.05).mean()
     assert obj3 < obj
@@ -187,7 +188,7 @@ def test_pickle_joblib_deepcopy_roundtrip(make, digits, tmp_path):
 def test_model_labelled_cuda_loads_on_cpu(digits, tmp_path):
     """The path a CUDA-fitted model takes on a CPU-only machine (skorch maps it to CPU)."""
     X, _ = digits
-    enc = L0Encoder(n_components=8, **FAST).fit(X)
+    enc = L0Encoder(n_components=8, route="pursuit", **FAST).fit(X)
     ref = enc.transform(X)
     enc.net_.device = "cuda"  # as if it had been fitted on a GPU
     path = tmp_path / "cuda_enc.pkl"
@@ -264,6 +265,7 @@ def test_clone_is_unfitted_with_same_params(make, digits):
 def test_divergence_is_caught_never_nan(digits):
     X, _ = digits
     enc = L0Encoder(n_components=16, optimizer="sgd", lr=1e6, max_epochs=5, random_state=0,
+                    route="network",
                     device="cpu", solver_max_iter=50, dict_max_iter=2)
     with pytest.warns(ConvergenceWarning, match="diverged") as record:
         enc.fit(X)
@@ -285,15 +287,15 @@ def test_optimizer_class_and_names(digits):
 
 def test_sigma_schedule_recorded(digits):
     X, _ = digits
-    enc = L0Encoder(n_components=8, sigma=0.2, sigma_decay=10.0, **FAST).fit(X)
+    enc = L0Encoder(n_components=8, sigma=0.2, sigma_decay=10.0, route="network", **FAST).fit(X)
     np.testing.assert_allclose(enc.history_[:, "sigma"], [0.2, 0.02, 0.002])
-    held = L0Encoder(n_components=8, **FAST).fit(X)
+    held = L0Encoder(n_components=8, route="network", **FAST).fit(X)
     np.testing.assert_allclose(held.history_[:, "sigma"], [0.2, 0.2, 0.2])
 
 
 def test_verbose_prints_epoch_table(digits, capsys):
     X, _ = digits
-    L0Encoder(n_components=8, verbose=1, **FAST).fit(X)
+    L0Encoder(n_components=8, verbose=1, route="network", **FAST).fit(X)
     out = capsys.readouterr()
     assert "train_loss" in out.out and "epoch" in out.out
 
@@ -393,7 +395,8 @@ def test_no_warnings_on_normal_fit(digits):
 
 def test_paper_sigma_schedule_trains_past_float32_underflow(digits):
     X, _ = digits
-    enc = L0Encoder(n_components=8, sigma_decay=10.0, **{**FAST, "max_epochs": 50}).fit(X[:100])
+    enc = L0Encoder(n_components=8, sigma_decay=10.0, route="network",
+                    **{**FAST, "max_epochs": 50}).fit(X[:100])
     assert len(enc.history_) == 50  # no divergence stop (a ConvergenceWarning would fail here)
     assert np.isfinite(enc.history_[:, "train_loss"]).all()
     assert np.isfinite(enc.transform(X)).all()
@@ -402,6 +405,7 @@ def test_paper_sigma_schedule_trains_past_float32_underflow(digits):
 def test_untied_stages_train_apart(sparse_problem):
     X, D = sparse_problem
     enc = L0Encoder(dictionary=D, alpha=0.1, n_stages=3, tied_stages=False, max_epochs=5,
+                    route="network",
                     lr=1e-2, device="cpu", random_state=0).fit(X)
     S1, S2 = (S.weight.detach() for S in enc.net_.module_.S)
     assert not torch.allclose(S1, S2)
@@ -416,7 +420,7 @@ def test_l1_stages_untrained_is_ista_then_iht_and_trains(sparse_problem, tied):
     X, D = sparse_problem
     alpha = 0.1
     enc = L0Encoder(dictionary=D, alpha=alpha, n_stages=3, l1_stages=1, tied_stages=tied,
-                    pursuit=False, **{**FAST, "max_epochs": 0}).fit(X)
+                    route="network", **{**FAST, "max_epochs": 0}).fit(X)
     step, lam1 = enc.step_, np.sqrt(2 * alpha) / 2  # the l1 weight of the targets' start
     U = step * X @ D.T  # one ISTA step from zero ...
     start = np.sign(U) * np.maximum(np.abs(U) - step * lam1, 0)
@@ -505,7 +509,7 @@ def test_fit_trains_on_given_target_codes(make, sparse_problem):
     X, D = sparse_problem
     untrained = _net_only(make(dictionary=D, max_epochs=0)).fit(X)
     own = untrained.transform(X)  # codes the untrained net already gives exactly
-    enc = _net_only(make(dictionary=D, max_epochs=2, lr=1e-4)).fit(X, own)
+    enc = _net_only(make(dictionary=D, max_epochs=2, lr=1e-4)).fit(X, codes=own)
     computed = _net_only(make(dictionary=D, max_epochs=2, lr=1e-4)).fit(X)
     # the net starts at those targets (up to HELU_σ, the training form of HELU)
     assert enc.history_[0, "train_loss"] < 0.1 * computed.history_[0, "train_loss"]
@@ -514,8 +518,47 @@ def test_fit_trains_on_given_target_codes(make, sparse_problem):
     labels = np.arange(len(X)) % 3
     np.testing.assert_array_equal(make(dictionary=D).fit(X, labels).transform(X),
                                   make(dictionary=D).fit(X).transform(X))
-    with pytest.raises(ValueError, match=r"y holds target codes of shape \(300, 5\)"):
-        make(dictionary=D).fit(X, np.zeros((300, 5)))
+    with pytest.raises(ValueError, match=r"codes has shape \(300, 5\)"):
+        make(dictionary=D).fit(X, codes=np.zeros((300, 5)))
+
+
+@pytest.mark.parametrize("make", ENCODERS)
+def test_two_dimensional_y_is_ignored(make, sparse_problem):
+    """A 2-D y (a multi-output task's targets) is ignored, even with n_components columns:
+    target codes only come through ``codes``."""
+    X, D = sparse_problem
+    p = D.shape[0]
+    targets = np.random.default_rng(0).standard_normal((len(X), p))
+    with_y = _net_only(make(dictionary=D, max_epochs=2)).fit(X, targets)
+    without = _net_only(make(dictionary=D, max_epochs=2)).fit(X)
+    np.testing.assert_array_equal(with_y.transform(X), without.transform(X))
+    np.testing.assert_array_equal(with_y.history_[:, "train_loss"],
+                                  without.history_[:, "train_loss"])
+
+
+def test_codes_reach_the_encoder_in_a_pipeline_by_metadata_routing(sparse_problem):
+    """In front of a multi-output regressor the encoder ignores y; its target codes come
+    through scikit-learn's metadata routing."""
+    from sklearn import config_context
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    X, D = sparse_problem
+    y = np.random.default_rng(1).standard_normal((len(X), 2))
+    own = _net_only(L0Encoder(dictionary=D, alpha=0.1, max_epochs=0, device="cpu")).fit(X)
+    codes = own.transform(X)
+    with config_context(enable_metadata_routing=True):
+        enc = L0Encoder(dictionary=D, alpha=0.1, max_epochs=2, lr=1e-4, route="network",
+                        device="cpu", random_state=0).set_fit_request(codes=True)
+        pipe = make_pipeline(enc, Ridge().set_fit_request(sample_weight=False))
+        pipe.fit(X, y, codes=codes)
+    fitted = pipe[0]
+    direct = L0Encoder(dictionary=D, alpha=0.1, max_epochs=2, lr=1e-4, route="network",
+                       device="cpu", random_state=0).fit(X, codes=codes)
+    assert fitted.fit_times_["targets"] == 0.0
+    np.testing.assert_array_equal(fitted.history_[:, "train_loss"],
+                                  direct.history_[:, "train_loss"])
+    assert pipe.predict(X).shape == (len(X), 2)
 
 
 @pytest.mark.parametrize("make", ENCODERS[:2])
@@ -563,6 +606,7 @@ def test_verbose_shows_every_phase_of_fit(capfd):
 
     X = np.random.RandomState(0).randn(60, 5)
     L0Encoder(8, alpha=0.05, max_epochs=2, dict_max_iter=1, random_state=0, device="cpu",
+              route="network",
               verbose=1).fit(X)
     out, err = capfd.readouterr()
     assert "dictionary" in err and "optimal codes" in err

@@ -126,7 +126,7 @@ def test_bad_arguments(enc, X_file):
 
 def test_memory_stays_bounded(tmp_path):
     """Encoding a 96 MiB file into a 96 MiB file raises the peak RSS by far less than
-    either (the batches are 16 MiB of input and codes). The network alone (``pursuit=False``):
+    either (the batches are 16 MiB of input and codes). The network alone (``route="network"``):
     the pursuit's own memory per batch is the encoder's, not the helper's."""
     code = textwrap.dedent(f"""
         import resource, numpy as np, torch
@@ -141,7 +141,7 @@ def test_memory_stays_bounded(tmp_path):
             X[s:s + 32768] = rng.randn(32768, f)
         X.flush()
         del X
-        enc = L0Encoder(n_components=64, max_epochs=0, pursuit=False, device="cpu")
+        enc = L0Encoder(n_components=64, max_epochs=0, route="network", device="cpu")
         enc.fit(rng.randn(100, f))
         X = np.load({str(tmp_path / "X.npy")!r}, mmap_mode="r")
         transform_batches(enc, X[:4096], batch_size=1024)  # warm up

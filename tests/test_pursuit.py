@@ -8,7 +8,8 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import L0Encoder, MSparseEncoder, sparse_encode
-from skl0._pursuit import PursuitEncoder, greedy_pursuit, pursuit
+from skl0._pursuit import greedy_pursuit, pursuit
+from skl0._routes import PursuitRoute
 
 
 def _problem(n=40, m=12, p=30, seed=0):
@@ -163,15 +164,15 @@ def test_pursuit_degenerate_cases_stay_finite():
     assert np.isfinite(codes).all() and np.count_nonzero(codes, axis=1).max() <= 5
 
 
-def test_pursuit_encoder_needs_exactly_one_problem():
+def test_pursuit_route_needs_exactly_one_problem():
     from skl0._layers import UnfoldedEncoder
 
     net = UnfoldedEncoder(4, 6, kind="msparse", n_nonzero_coefs=2)
     with pytest.raises(ValueError, match="exactly one"):
-        PursuitEncoder(net, torch.eye(6, 4), n_candidates=3, n_rounds=1)
+        PursuitRoute(net, torch.eye(6, 4), n_candidates=3, n_rounds=1)
     with pytest.raises(ValueError, match="exactly one"):
-        PursuitEncoder(net, torch.eye(6, 4), n_nonzero_coefs=2, alpha=0.1, n_candidates=3,
-                       n_rounds=1)
+        PursuitRoute(net, torch.eye(6, 4), n_nonzero_coefs=2, alpha=0.1, n_candidates=3,
+                     n_rounds=1)
 
 
 # ---------------------------------------------------------------------- in the encoders
@@ -187,7 +188,7 @@ def digits_split():
 def msparse(digits_split):
     Xtr, _ = digits_split
     return MSparseEncoder(n_components=128, n_nonzero_coefs=10, max_epochs=30,
-                          random_state=0, device="cpu").fit(Xtr)
+                          route="pursuit", random_state=0, device="cpu").fit(Xtr)
 
 
 def test_msparse_quality_regression(msparse, digits_split):
@@ -199,8 +200,8 @@ def test_msparse_quality_regression(msparse, digits_split):
     assert msparse.n_candidates_ == 20
     omp = sk_sparse_encode(Xte, D, algorithm="omp", n_nonzero_coefs=10)
     ratio = np.sum((Xte - codes @ D) ** 2) / np.sum((Xte - omp @ D) ** 2)
-    net = msparse.set_params(pursuit=False).transform(Xte)
-    msparse.set_params(pursuit=True)
+    net = msparse.set_params(route="network").transform(Xte)
+    msparse.set_params(route="pursuit")
     net_ratio = np.sum((Xte - net @ D) ** 2) / np.sum((Xte - omp @ D) ** 2)
     assert ratio < 1.1 and ratio < 0.7 * net_ratio
 
@@ -208,8 +209,8 @@ def test_msparse_quality_regression(msparse, digits_split):
 def test_l0_quality_regression(digits_split):
     """Held-out ℓ0 objective within 1.05x of the converged solver's (about 0.98 here)."""
     Xtr, Xte = digits_split
-    enc = L0Encoder(n_components=128, alpha=0.25, max_epochs=30, random_state=0,
-                    device="cpu").fit(Xtr)
+    enc = L0Encoder(n_components=128, alpha=0.25, max_epochs=30, route="pursuit",
+                    random_state=0, device="cpu").fit(Xtr)
     D = enc.components_
 
     def objective(A):
@@ -231,12 +232,14 @@ def test_transform_does_not_depend_on_batching(msparse, digits_split):
 def test_candidates_parameter(digits_split):
     Xtr, _ = digits_split
     common = {"n_components": 32, "max_epochs": 2, "dict_max_iter": 2, "random_state": 0,
-              "device": "cpu"}
+              "route": "pursuit", "device": "cpu"}
     assert MSparseEncoder(n_nonzero_coefs=4, n_candidates=2, **common).fit(
         Xtr).n_candidates_ == 4  # at least M
     assert MSparseEncoder(n_nonzero_coefs=4, n_candidates=100, **common).fit(
         Xtr).n_candidates_ == 32  # at most p
-    assert L0Encoder(n_candidates=7, **common).fit(Xtr).n_candidates_ == 7
+    enc = L0Encoder(n_candidates=7, **common).fit(Xtr)
+    assert enc.n_candidates_ == 7
+    assert np.count_nonzero(enc.transform(Xtr), axis=1).max() <= 7  # it bounds the support
     with pytest.raises(ValueError, match="pursuit_rounds"):
         MSparseEncoder(pursuit_rounds=-1, **common).fit(Xtr)
     with pytest.raises(ValueError, match="n_candidates"):
