@@ -287,8 +287,9 @@ def _plain_log(net):
     """skorch's epoch table in plain text where stdout is not a terminal (a log file, a CI
     job), as the progress bars; its colours on a terminal. The print sink is swapped for
     the block only: the net keeps ``print``, which persistence trusts."""
+    # PrintLog prints to a sink other than print even when the net is not verbose
     logs = [cb for _, cb in getattr(net, "callbacks_", ()) if isinstance(cb, PrintLog)
-            and cb.sink is print]
+            and cb.sink is print] if net.verbose else []
     for cb in logs:
         cb.sink = _plain_print
     try:

@@ -24,6 +24,7 @@ no skorch.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -904,7 +905,8 @@ def learn_dictionary(
     seed : int, default=0
         Seed of the shuffle, the start and the atom resampling (a private generator).
     progress : bool, default=False
-        Show a tqdm progress bar over the mini-batches.
+        Show a progress bar over the mini-batches (plain lines where stderr is not a
+        terminal; :func:`skl0._progress.progress_bar`).
 
     Returns
     -------
@@ -912,6 +914,15 @@ def learn_dictionary(
         Atoms of norm at most 1.
     n_steps : int
         Mini-batches processed.
+
+    Warns
+    -----
+    UserWarning
+        If ``n_components`` exceeds the number of samples. Each atom is fitted to the
+        samples whose codes use it, and a sample's code uses few atoms: beyond one atom per
+        sample the data cannot determine the extra atoms, which stay copies of samples plus
+        noise (their resampling), while the cost grows as ``n_components**2`` (the
+        ``(n_components, n_components)`` statistics and Gram matrix).
     """
     n, m = X.shape
     if n == 0:
@@ -920,6 +931,17 @@ def learn_dictionary(
         raise ValueError(
             f"need n_components >= 1, max_iter >= 0 and batch_size >= 1; got {n_components!r}, "
             f"{max_iter!r}, {batch_size!r}."
+        )
+    if n_components > n:
+        mib = 2 * n_components**2 * X.element_size() / 2**20
+        warnings.warn(
+            f"n_components={n_components} exceeds the {n} training samples: the data "
+            f"determine at most {n} atoms, the other {n_components - n} stay copies of "
+            f"samples plus noise, and dictionary learning holds two {n_components} x "
+            f"{n_components} matrices ({mib:,.0f} MiB) and grows as n_components**2. Use "
+            f"n_components <= n_samples, or more samples",
+            UserWarning,
+            stacklevel=2,
         )
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     C = _initial_dictionary(X, n_components, gen)

@@ -36,3 +36,27 @@ def test_progress_bar_prints_plain_lines_in_a_file():
     for _ in progress_bar(range(2), desc="bar", file=term):
         pass
     assert "\r" in term.getvalue()  # tqdm's own redraws on a terminal
+
+
+def test_more_atoms_than_samples_warns_and_verbose_shows_the_dictionary_step(capsys):
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from skl0 import MSparseEncoder
+    from skl0._solvers import learn_dictionary
+
+    X = torch.randn(20, 8, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="n_components=40 exceeds the 20 training samples"):
+        learn_dictionary(X, 40, alpha=0.1, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learn_dictionary(X, 20, alpha=0.1, max_iter=1)  # one atom per sample: no warning
+    enc = MSparseEncoder(n_components=40, max_epochs=1, dict_max_iter=2, verbose=1,
+                         random_state=0, device="cpu")
+    with pytest.warns(UserWarning, match="the other 20 stay copies of samples"):
+        enc.fit(X.numpy().astype(np.float64))
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("dictionary:")]
+    assert lines and lines[-1].startswith("dictionary: 100%") and "\x1b" not in err

@@ -186,3 +186,11 @@ def test_verbose_training_log_is_plain_text_outside_a_terminal(capsys, monkeypat
     monkeypatch.setattr(sys, "stdout", term)
     enc.fit(X)
     assert "\x1b[" in term.getvalue()  # skorch's colours on a terminal
+
+
+def test_quiet_training_prints_nothing(capsys):
+    from skl0 import L0Encoder
+
+    X = np.random.RandomState(0).randn(60, 5)
+    _trained(L0Encoder, n_components=6, **{**FAST, "max_epochs": 2}).fit(X).partial_fit(X)
+    assert capsys.readouterr().out == ""
