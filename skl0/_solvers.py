@@ -918,11 +918,12 @@ def learn_dictionary(
     Warns
     -----
     UserWarning
-        If ``n_components`` exceeds the number of samples. Each atom is fitted to the
-        samples whose codes use it, and a sample's code uses few atoms: beyond one atom per
-        sample the data cannot determine the extra atoms, which stay copies of samples plus
-        noise (their resampling), while the cost grows as ``n_components**2`` (the
-        ``(n_components, n_components)`` statistics and Gram matrix).
+        If ``n_components`` exceeds the number of samples: the atoms then hold more values
+        (``n_components * n_features``) than the data (``n_samples * n_features``), so the
+        data cannot determine them all; the atoms beyond the data's rank start as zeros and
+        are replaced by samples plus noise (:func:`_update_atoms`), while the cost grows as
+        ``n_components**2`` (the ``(n_components, n_components)`` statistics and Gram
+        matrix).
     """
     n, m = X.shape
     if n == 0:
