@@ -34,8 +34,10 @@ from .data import load
 
 def encoders(p, enc_kwargs):
     """``[(row name, unfitted encoder)]`` for one dictionary size ``p``."""
-    out = [("Deep l0-Regularized", L0Encoder(p, **enc_kwargs))]
-    out += [(f"Deep M-Sparse (M = {m})", MSparseEncoder(p, n_nonzero_coefs=m, **enc_kwargs))
+    # the clusterer fine-tunes the encoder's network: a route that trains it
+    kwargs = {"route": "network", **enc_kwargs}
+    out = [("Deep l0-Regularized", L0Encoder(p, **kwargs))]
+    out += [(f"Deep M-Sparse (M = {m})", MSparseEncoder(p, n_nonzero_coefs=m, **kwargs))
             for m in M_VALUES if m <= p]
     return out
 
@@ -69,7 +71,7 @@ def run(experiment="clustering", *, dataset=None, n_components=(128, 256, 512), 
         t0 = time.perf_counter()
         frozen = clone(enc).fit(X)
         t_encoder = time.perf_counter() - t0
-        codes = frozen.set_params(pursuit=False).transform(X)  # the net's codes
+        codes = frozen.transform(X)  # the net's codes
         labels = KMeans(k, n_init=10, random_state=seed).fit_predict(codes)
         rows.append({"method": f"KMeans ({name} codes, frozen)", "p": p, **_scores(y, labels),
                      "seconds": time.perf_counter() - t0})

@@ -57,8 +57,8 @@ IHT_ITERS = (2, 5, 10)
 # coherent dictionary: they get this many times the solver's iterations
 PAPER_TARGET_ITER_FACTOR = 20
 # the deep rows: the paper's network alone, then the same fitted net with skl0's pursuit
-NETWORK_ALONE = {"pursuit": False}
-WITH_PURSUIT = {"pursuit": True}
+NETWORK_ALONE = {"route": "network"}
+WITH_PURSUIT = {"route": "pursuit"}
 
 # Kept here too: the table options' documentation and older scripts name them here.
 PAPER, TITLES = report.PAPER, report.TITLES
@@ -278,14 +278,14 @@ def fit_deep_encoder(problem, C, Xtr, codes_tr, *, seed, device, **params):
     """The deep encoder on the fixed dictionary ``C``, trained on the given optimal codes.
 
     The result is what ``L0Encoder(dictionary=C, ...).fit(Xtr)`` gives (the same targets),
-    without solving for the targets a second time: they are passed as ``y``.
+    without solving for the targets a second time: they are passed as ``codes``.
     """
     if problem == "l0":
         enc = L0Encoder(alpha=ALPHA, dictionary=C, random_state=seed, device=device, **params)
     else:
         enc = MSparseEncoder(n_nonzero_coefs=n_nonzero_for(C.shape[0]), dictionary=C,
                              random_state=seed, device=device, **params)
-    return enc.fit(Xtr, codes_tr)
+    return enc.fit(Xtr, codes=codes_tr)
 
 
 # ---------------------------------------------------------------------------- evaluation
