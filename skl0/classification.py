@@ -66,8 +66,9 @@ class L0Classifier(ClassifierMixin, _TaskDrivenBase):
     ``Σ w_i ce_i / Σ w_i`` of each batch). Training of an ℓ0 trunk uses HELU_σ;
     ``predict`` uses the exact HELU (or max-M pooling for :class:`~skl0.MSparseEncoder`).
     With ``max_epochs=0`` the classifier is the logistic regression on frozen codes: those
-    of the encoder's network (its ``transform`` with ``pursuit=False``; a pursuit is not
-    part of the classifier's net).
+    of the encoder's network (its ``transform`` with ``route="network"``; the other routes
+    are not part of the classifier's net). The encoder's network is trained whatever route
+    the encoder would choose on its own.
 
     Parameters
     ----------
