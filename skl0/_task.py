@@ -12,12 +12,13 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._constraints import _COMMON_CONSTRAINTS
 from ._inference import batched_forward
 from ._layers import EncoderHead
 from ._skorch import estimator_net, fit_net
 from ._state import _PlainState
 from ._utils import resolve_device
-from .encoders import _COMMON_CONSTRAINTS, L0Encoder
+from .encoders import L0Encoder
 
 _WRAPPER_CONSTRAINTS = {
     "encoder": [HasMethods(["fit", "transform"]), None],

@@ -15,11 +15,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.utils import to_numpy
 
+from ._constraints import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 from ._inference import batched_forward
 from ._skorch import resolve_optimizer
 from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
 from ._utils import as_float32, fit_guard, resolve_device
-from .encoders import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 
 
 class WeightedCrossEntropy(torch.nn.Module):

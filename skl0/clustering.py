@@ -18,12 +18,13 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._constraints import _FLOAT_DTYPES
 from ._inference import batched_forward
 from ._layers import ClusteringLoss
 from ._skorch import resolve_optimizer
 from ._task import _WRAPPER_CONSTRAINTS, _TaskDrivenBase
 from ._utils import as_float32, fit_guard, resolve_device, torch_seed
-from .encoders import _FLOAT_DTYPES, L0Encoder
+from .encoders import L0Encoder
 
 _SMOOTHING = 0.1  # label smoothing of the targets q
 

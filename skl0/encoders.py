@@ -18,6 +18,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._constraints import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 from ._layers import UnfoldedEncoder
 from ._routes import (
     NetworkRoute,
@@ -28,7 +29,6 @@ from ._routes import (
     measure_route,
 )
 from ._skorch import (
-    _OPTIMIZERS,
     estimator_net,
     fit_net,
     partial_fit_net,
@@ -45,27 +45,6 @@ from ._solvers import (
 from ._state import _PlainState
 from ._threads import scoped_fit_threads
 from ._utils import as_float32, check_float32_scale, resolve_device, torch_seed
-
-_COMMON_CONSTRAINTS = {
-    "n_components": [Interval(Integral, 1, None, closed="left"), None],
-    "n_stages": [Interval(Integral, 1, None, closed="left")],
-    "tied_stages": ["boolean"],
-    "dictionary": ["array-like", None],
-    "max_epochs": [Interval(Integral, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-    "lr_decay": [Interval(Real, 0, 1, closed="right")],
-    "solver_max_iter": [Interval(Integral, 1, None, closed="left")],
-    "dict_max_iter": [Interval(Integral, 1, None, closed="left")],
-    "train_split": [None, Interval(Real, 0, 1, closed="neither"), callable],
-    "patience": [None, Interval(Integral, 1, None, closed="left")],
-    "device": [str, torch.device],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-}
-
-_FLOAT_DTYPES = [np.float64, np.float32]
 
 # The route objects transform built, per encoder: kept out of the encoder's own state, so
 # that transform changes nothing in it (and no pickle carries them).
