@@ -24,11 +24,13 @@ DEVICES = [
 ]
 M = 4
 FAST = {"max_epochs": 3, "dict_max_iter": 2, "solver_max_iter": 100, "random_state": 0}
+NET = {"route": "network"}  # these tests are about the network on the device
 MAKERS = {
-    "l0": lambda **kw: L0Encoder(n_components=24, alpha=0.1, **kw),
+    "l0": lambda **kw: L0Encoder(n_components=24, alpha=0.1, **{**NET, **kw}),
     "l0_l1stages": lambda **kw: L0Encoder(n_components=24, alpha=0.1, n_stages=3,
-                                          tied_stages=False, l1_stages=1, **kw),
-    "msparse": lambda **kw: MSparseEncoder(n_components=24, n_nonzero_coefs=M, **kw),
+                                          tied_stages=False, l1_stages=1, **{**NET, **kw}),
+    "msparse": lambda **kw: MSparseEncoder(n_components=24, n_nonzero_coefs=M,
+                                           **{**NET, **kw}),
     "lista": lambda **kw: LISTAEncoder(n_components=24, alpha=0.1, **kw),
 }
 
@@ -120,3 +122,13 @@ def test_classifier_on_the_device(digits, device):
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert clf.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["l0", "msparse"])
+def test_least_squares_route_on_the_device_matches_the_cpu(digits, dictionary, kind, device):
+    """The "ols" route: batched torch code on a GPU, the compiled loop on the CPU."""
+    X, _ = digits
+    ref = MAKERS[kind](dictionary=dictionary, route="ols", device="cpu").fit(X).transform(X)
+    enc = MAKERS[kind](dictionary=dictionary, route="ols", device=device).fit(X)
+    _agree(enc.transform(X), ref, kind)
