@@ -50,6 +50,16 @@ def _executor():
         return _pool
 
 
+def _forget_pool():
+    """A forked child has none of its parent's threads: it starts a pool of its own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def problem_value(X, codes, dictionary, *, alpha=None):
     """Per-row objective of the problem: ``‖x − Da‖²`` (M-sparse, ``alpha=None``) or
     ``½‖x − Da‖² + α‖a‖₀`` (ℓ0), in float64."""

@@ -221,3 +221,4 @@ def test_routes_encode_what_their_objects_say(digits):
     net_values = problem_value(Xte, enc.set_params(route="network").transform(Xte),
                                enc.components_)
     assert values.mean() < net_values.mean()
+
