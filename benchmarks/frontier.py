@@ -386,7 +386,7 @@ def bench_frontier(device, quick, datasets, sizes=None, n_train=None, n_test=200
                 summary.append((label, route, default["ratio"], default["x_spams"],
                                 ", ".join(default["beaten"]) or "none"))
                 panels.append((label, rows))
-        figures.append(_figure(data, desc, panels, out_dir))
+        figures.append(figure(data, desc, panels, out_dir))
     table("frontier summary: skl0's default in every panel",
           ["panel", "route chosen", "objective ratio", "× SPAMS", "faster and better"],
           [(label, route, f"{ratio:.3f}", _cell(x, lambda v: f"{v:.2f}"), beaten)
@@ -397,7 +397,9 @@ def bench_frontier(device, quick, datasets, sizes=None, n_train=None, n_test=200
     return summary
 
 
-def _figure(data, desc, panels, out_dir):
+def figure(data, desc, panels, out_dir):
+    """``frontier_<data>.png`` in ``out_dir``: each panel's rows, throughput against
+    objective ratio (log-log), three panels a row; None without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -405,9 +407,13 @@ def _figure(data, desc, panels, out_dir):
         return None
     if not panels:
         return None
-    fig = Figure(figsize=(5.5 * len(panels), 4.8), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, rows) in zip(axes, panels, strict=True):
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(5.5 * ncols, 4.8 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, (title, rows) in zip(axes, panels, strict=False):
         for i, r in enumerate(rows):
             ours = r["method"].startswith(("L0Encoder", "MSparseEncoder"))
             ax.scatter([r["large"] or r["small"]], [r["ratio"]], marker="*" if ours else "o",

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/scaling.py [--n-samples 1000000] [--n-features 256]
-        [--n-components 256] [--encoder l0|msparse|lista] [--pursuit]
+        [--n-components 256] [--encoder l0|msparse|lista] [--route network|pursuit|ols|auto]
         [--chunk-rows 65536] [--workers 2] [--threads-per-worker 1] [--no-cluster]
 
 Writes ``n_samples x n_features`` float32 Gaussian rows into an ``.npy`` file (1 GiB at
@@ -22,8 +22,9 @@ the whole file twice, writing the codes into another ``.npy`` each time:
 Prints the throughput (samples/s, the file read and the codes written included), the
 peak resident memory of each process over its value at the start of the phase (sampled
 every 10 ms with psutil), the cluster's start-up time apart, and the largest difference
-between the two runs' codes. The encoder is the network alone (``pursuit=False``, the
-paper's encoder) unless ``--pursuit``. The rows are Gaussian noise, on which ℓ0 codes are
+between the two runs' codes. The encoder runs its network alone (``route="network"``,
+the paper's encoder) unless ``--route`` names another route (``--pursuit`` is
+``--route pursuit``). The rows are Gaussian noise, on which ℓ0 codes are
 dense (every atom pays its α), so the pursuit there is its worst case, tens of times slower
 than the network; on image patches see the frontier section of ``benchmarks/run.py``.
 """
@@ -150,8 +151,12 @@ def main(argv=None):
     parser.add_argument("--n-features", type=int, default=256)
     parser.add_argument("--n-components", type=int, default=256)
     parser.add_argument("--encoder", choices=sorted(ENCODERS), default="l0")
-    parser.add_argument("--pursuit", action="store_true",
-                        help="the encoder's pursuit too (default: the network alone)")
+    parser.add_argument("--route", choices=["network", "pursuit", "ols", "auto"],
+                        default="network",
+                        help="the route of L0Encoder / MSparseEncoder (default: the network "
+                        "alone; LISTA has only its network)")
+    parser.add_argument("--pursuit", dest="route", action="store_const", const="pursuit",
+                        help="the same as --route pursuit")
     parser.add_argument("--chunk-rows", type=int, default=BLOCK,
                         help="rows per dask chunk (default 65536)")
     parser.add_argument("--workers", type=int, default=2)
@@ -165,7 +170,7 @@ def main(argv=None):
     try:
         x_path = os.path.join(work, "X.npy")
         print(f"# skl0 scaling: {n:,} x {f} float32 ({n * f * 4 / MiB:,.0f} MiB) -> "
-              f"{args.encoder} p = {p}{'' if args.pursuit else ' (net only)'}")
+              f"{args.encoder} p = {p}, route {args.route}")
         print(f"# {_cpu_name()}, {os.cpu_count()} cores, "
               f"torch {torch.__version__}, {torch.get_num_threads()} torch threads here")
         clock = time.perf_counter()
@@ -174,9 +179,10 @@ def main(argv=None):
 
         clock = time.perf_counter()
         X = np.load(x_path, mmap_mode="r")
+        route = {} if args.encoder == "lista" else {"route": args.route}
         enc = ENCODERS[args.encoder](n_components=p, max_epochs=1, dict_max_iter=3,
-                                     solver_max_iter=30, pursuit=args.pursuit,
-                                     random_state=0, device="cpu")
+                                     solver_max_iter=30, random_state=0, device="cpu",
+                                     **route)
         enc.fit(np.asarray(X[:FIT_ROWS]))
         del X
         print(f"fit on {FIT_ROWS:,} rows in {time.perf_counter() - clock:.1f} s")
