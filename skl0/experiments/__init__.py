@@ -3,6 +3,10 @@
 Each module named in :data:`EXPERIMENTS` exposes
 ``run(experiment, *, dataset, n_components, seed, quick, output_dir, device)``, prints its
 table with progress while it runs and writes Markdown, CSV and figures to ``output_dir``.
+Tables 1–3 run from one frozen :class:`~skl0.experiments.settings.TableSettings`, cache their
+dictionaries, codes and rows with :class:`~skl0.experiments.cache.Cache` (keyed by the
+settings' hash) and write through :mod:`skl0.experiments.report`, which also regenerates the
+documentation's results page from its CSV files (``python -m skl0 report``).
 """
 
 import numpy as np

@@ -164,7 +164,7 @@ def load_dataset(dataset, *, seed=0, n_train=None, n_test=None, zca=None):
 
     ``n_train`` / ``n_test`` take random subsets (seeded) of those. ``zca`` (a float ε > 0)
     then whitens both with the ZCA transform of the training subset (:func:`_zca`; not in the
-    paper's text, see docs/results.md).
+    paper's text, see docs/history.md).
 
     Returns
     -------
@@ -188,7 +188,7 @@ def shifted_training_set(dataset, *, max_shift, seed=0, n_train=None):
     (dy, dx) with ``|dy|, |dx| ≤ max_shift`` pixels other than (0, 0), zero-filled at the
     border, then preprocessed as the training set was (samples the preprocessing drops are
     dropped): up to ``((2 max_shift + 1)² − 1)`` times as many samples, for training the
-    encoders on more data than the data set has (not in the paper; docs/results.md).
+    encoders on more data than the data set has (not in the paper; docs/history.md).
 
     Returns
     -------
