@@ -2,12 +2,13 @@
 
 The dictionary is in scikit-learn's layout, ``(n_components, n_features)`` with one atom per
 row, and the codes are ``(n_samples, n_components)``, so ``X ~ codes @ dictionary``. The
-computation runs in float32 on ``device`` through :mod:`skl0._solvers`; the result has X's
+computation runs in float32 on ``device`` through :mod:`skl0._solvers` and
+:mod:`skl0._targets`; the result has X's
 floating dtype (float32 stays float32, anything else becomes float64). X or a dictionary on a
 scale float32 cannot carry (squares that underflow, a row's squared norm that overflows) is a
 ``ValueError`` that says to rescale it.
 
-Objectives (the maths of :mod:`skl0._solvers`):
+Objectives (the problems of :mod:`skl0._problems`):
 
 * l0-regularised (``alpha``): ``0.5 ||x - a D||^2 + alpha ||a||_0``. The hard threshold of an
   IHT step ``mu`` is ``sqrt(2 alpha mu)``; the paper's ``lambda`` (objective without the 1/2,
@@ -27,7 +28,11 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from . import _solvers
+from ._problems import L1Problem, sparse_coding_problem
+from ._solvers import _safe_norm
+from ._solvers import fista as _fista
+from ._solvers import iht as _iht
+from ._targets import optimal_codes
 from ._utils import check_float32_scale, resolve_device
 
 __all__ = ["iht", "sparse_encode"]
@@ -76,17 +81,14 @@ def _check_dictionary(dictionary, n_features):
 
 
 def _check_problem(alpha, n_nonzero_coefs, n_components):
-    """The checks that relate parameters to each other or to the dictionary."""
-    if (alpha is None) == (n_nonzero_coefs is None):
-        raise ValueError(
-            "Exactly one of alpha (l0-regularised problem) and n_nonzero_coefs (M-sparse "
-            f"problem) must be given; got alpha={alpha!r} and n_nonzero_coefs={n_nonzero_coefs!r}."
-        )
+    """The problem of ``(alpha, n_nonzero_coefs)``, checked against the dictionary."""
+    problem = sparse_coding_problem(alpha, n_nonzero_coefs)
     if n_nonzero_coefs is not None and n_nonzero_coefs > n_components:
         raise ValueError(
             f"n_nonzero_coefs must be <= n_components={n_components} (the dictionary's rows), "
             f"got {n_nonzero_coefs!r}."
         )
+    return problem
 
 
 def _to_tensor(array, device):
@@ -183,7 +185,7 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
     """
     X = _check_X(X)
     D = _check_dictionary(dictionary, X.shape[1])
-    _check_problem(alpha, n_nonzero_coefs, D.shape[0])
+    problem = _check_problem(alpha, n_nonzero_coefs, D.shape[0])
     if init is not None:
         init = check_array(init, dtype=[np.float64, np.float32], input_name="init")
         if init.shape != (X.shape[0], D.shape[0]):
@@ -201,15 +203,14 @@ def iht(X, dictionary, *, alpha=None, n_nonzero_coefs=None, n_iter=100, init=Non
         out = It if It is not None else out.zero_()
         return (_to_numpy(out, X.dtype), done) if return_n_iter else _to_numpy(out, X.dtype)
     with torch.no_grad():
-        step = 1.0 / _solvers._safe_norm(Ct)
+        step = 1.0 / _safe_norm(Ct)
         gram = Ct @ Ct.T
         for s in range(0, X.shape[0], _BATCH_SIZE):
             sl = slice(s, s + _BATCH_SIZE)
-            out[sl], chunk_done = _solvers.iht(
+            out[sl], chunk_done = _iht(
                 Xt[sl],
                 Ct,
-                alpha=alpha,
-                n_nonzero_coefs=n_nonzero_coefs,
+                problem,
                 n_iter=n_iter,
                 init=None if It is None else It[sl],
                 step=step,
@@ -331,8 +332,9 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
                 "algorithm='fista' solves the l1 problem with weight alpha; n_nonzero_coefs "
                 "must be None."
             )
+        problem = L1Problem(alpha)
     else:
-        _check_problem(alpha, n_nonzero_coefs, D.shape[0])
+        problem = _check_problem(alpha, n_nonzero_coefs, D.shape[0])
     if l1_alpha is not None:
         if algorithm not in ("optimal", "l1_iht"):
             raise ValueError("l1_alpha is only used by algorithm='optimal' and 'l1_iht'.")
@@ -357,11 +359,10 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
     with torch.no_grad():
         if algorithm in ("optimal", "l1_iht"):
             paper = algorithm == "l1_iht"
-            codes = _solvers.optimal_codes(
+            codes = optimal_codes(
                 Xt,
                 Ct,
-                alpha=alpha,
-                n_nonzero_coefs=n_nonzero_coefs,
+                problem,
                 l1_alpha=l1_alpha,
                 max_iter=max_iter,
                 tol=tol,
@@ -371,12 +372,12 @@ def sparse_encode(X, dictionary, *, algorithm="optimal", alpha=None, n_nonzero_c
                 zero_start=not paper,
             )
         else:
-            step = 1.0 / _solvers._safe_norm(Ct)
+            step = 1.0 / _safe_norm(Ct)
             gram = Ct @ Ct.T
             codes = torch.empty(X.shape[0], D.shape[0], dtype=torch.float32, device=dev)
             for s in range(0, X.shape[0], _BATCH_SIZE):
                 sl = slice(s, s + _BATCH_SIZE)
-                codes[sl], _ = _solvers.fista(
-                    Xt[sl], Ct, alpha=alpha, n_iter=max_iter, tol=tol, step=step, gram=gram
+                codes[sl], _ = _fista(
+                    Xt[sl], Ct, problem, n_iter=max_iter, tol=tol, step=step, gram=gram
                 )
     return _to_numpy(codes, X.dtype)

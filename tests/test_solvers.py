@@ -1,4 +1,5 @@
-"""Tests of the reference solvers: skl0._solvers (torch) and skl0.sparse_coding (numpy API)."""
+"""Tests of the reference solvers: skl0._solvers and skl0._targets (torch) and
+skl0.sparse_coding (numpy API)."""
 
 import itertools
 import math
@@ -10,7 +11,11 @@ import torch
 from sklearn.linear_model import Lasso
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skl0 import _problems as P
 from skl0 import _solvers as S
+from skl0 import _targets as T
+from skl0._dictionary import _initial_dictionary, learn_dictionary
+from skl0._kernels import keep_largest
 from skl0.sparse_coding import iht, sparse_encode
 
 # --------------------------------------------------------------------------------------------
@@ -43,26 +48,26 @@ def _numpy_problem(n=6, p=16, d=8, seed=0):
 
 def test_hard_threshold_keeps_entries_at_or_above_threshold():
     U = torch.tensor([[-2.0, -0.5, 0.5, 1.0, 3.0]])
-    out = S.hard_threshold(U, 1.0)
+    out = P.hard_threshold(U, 1.0)
     assert torch.equal(out, torch.tensor([[-2.0, 0.0, 0.0, 1.0, 3.0]]))
     assert torch.equal(U, torch.tensor([[-2.0, -0.5, 0.5, 1.0, 3.0]]))  # new tensor
-    per_column = S.hard_threshold(U, torch.tensor([3.0, 0.1, 0.1, 2.0, 0.0]))
+    per_column = P.hard_threshold(U, torch.tensor([3.0, 0.1, 0.1, 2.0, 0.0]))
     assert torch.equal(per_column, torch.tensor([[0.0, -0.5, 0.5, 0.0, 3.0]]))
 
 
 def test_soft_threshold():
     U = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0])
-    assert torch.equal(S.soft_threshold(U, 1.0), torch.tensor([-1.0, 0.0, 0.0, 0.0, 2.0]))
+    assert torch.equal(P.soft_threshold(U, 1.0), torch.tensor([-1.0, 0.0, 0.0, 0.0, 2.0]))
 
 
 @pytest.mark.parametrize("alpha, step", [(0.25, 1.0), (0.1, 0.3), (2.0, 0.05)])
 def test_l0_threshold_is_the_prox_of_the_half_objective(alpha, step):
     # H(u) at sqrt(2 alpha step) minimises (1 / (2 step)) (a - u)^2 + alpha [a != 0] per entry:
     # a = u costs alpha, a = 0 costs u^2 / (2 step); the other values of a are never better.
-    thr = S.l0_threshold(alpha, step)
+    thr = P.l0_threshold(alpha, step)
     assert thr == pytest.approx(math.sqrt(2 * alpha * step))
     u = torch.linspace(-3, 3, 601, dtype=torch.float64)
-    out = S.hard_threshold(u, thr)
+    out = P.hard_threshold(u, thr)
     keep_cost = torch.full_like(u, alpha)
     zero_cost = u * u / (2 * step)
     decided = (keep_cost - zero_cost).abs() > 1e-12
@@ -72,7 +77,7 @@ def test_l0_threshold_is_the_prox_of_the_half_objective(alpha, step):
 
 def test_paper_lambda_mapping():
     # The paper: objective without 1/2, step 1, threshold lambda ** 0.5; lambda = 0.5 <-> 0.25.
-    assert S.l0_threshold(0.25, 1.0) == pytest.approx(0.5**0.5)
+    assert P.l0_threshold(0.25, 1.0) == pytest.approx(0.5**0.5)
 
 
 def test_iht_l0_is_brute_force_optimum_for_orthogonal_dictionary():
@@ -85,7 +90,7 @@ def test_iht_l0_is_brute_force_optimum_for_orthogonal_dictionary():
     X = 1.5 * torch.randn(8, d, generator=g, dtype=torch.float64)
     A, n_done = S.iht(X, C, alpha=alpha, n_iter=1)
     assert n_done == 1
-    obj = S.l0_objective(X, A, C, alpha)
+    obj = P.l0_objective(X, A, C, alpha)
     best = torch.full((X.shape[0],), math.inf, dtype=torch.float64)
     for k in range(p + 1):
         for support in itertools.combinations(range(p), k):
@@ -93,7 +98,7 @@ def test_iht_l0_is_brute_force_optimum_for_orthogonal_dictionary():
             if support:
                 Cs = C[list(support)]
                 Ab[:, list(support)] = torch.linalg.lstsq(Cs.T, X.T).solution.T
-            best = torch.minimum(best, S.l0_objective(X, Ab, C, alpha))
+            best = torch.minimum(best, P.l0_objective(X, Ab, C, alpha))
     torch.testing.assert_close(obj, best, rtol=1e-10, atol=1e-10)
     assert 0 < int((A != 0).sum()) < A.numel()  # the threshold actually decided something
 
@@ -112,7 +117,7 @@ def test_iht_fixed_point_characterisation():
     torch.testing.assert_close(U[kept], A[kept], rtol=0, atol=1e-9)
     assert bool((A[kept].abs() >= thr).all())
     assert bool((U[~kept].abs() < thr + 1e-12).all())
-    torch.testing.assert_close(S.hard_threshold(U, thr), A, rtol=0, atol=1e-9)
+    torch.testing.assert_close(P.hard_threshold(U, thr), A, rtol=0, atol=1e-9)
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,16 +127,16 @@ def test_iht_fixed_point_characterisation():
 
 def test_objectives_match_explicit_formulas():
     X, C = _problem(n=5, p=7, d=4, seed=2)
-    A = S.keep_largest(torch.randn(5, 7, generator=torch.Generator().manual_seed(0),
+    A = keep_largest(torch.randn(5, 7, generator=torch.Generator().manual_seed(0),
                                    dtype=torch.float64), 3)
     res = ((X - A @ C) ** 2).sum(dim=1)
-    torch.testing.assert_close(S.msparse_objective(X, A, C), res)
-    torch.testing.assert_close(S.l0_objective(X, A, C, 0.3), 0.5 * res + 0.3 * 3)
-    torch.testing.assert_close(S.l1_objective(X, A, C, 0.3), 0.5 * res + 0.3 * A.abs().sum(1))
+    torch.testing.assert_close(P.msparse_objective(X, A, C), res)
+    torch.testing.assert_close(P.l0_objective(X, A, C, 0.3), 0.5 * res + 0.3 * 3)
+    torch.testing.assert_close(P.l1_objective(X, A, C, 0.3), 0.5 * res + 0.3 * A.abs().sum(1))
     w = torch.arange(1, 6, dtype=torch.float64)
     expected = 0.5 * res + w * A.abs().sum(1)
-    torch.testing.assert_close(S.l1_objective(X, A, C, w.reshape(-1, 1)), expected)
-    torch.testing.assert_close(S.l1_objective(X, A, C, w), expected)
+    torch.testing.assert_close(P.l1_objective(X, A, C, w.reshape(-1, 1)), expected)
+    torch.testing.assert_close(P.l1_objective(X, A, C, w), expected)
 
 
 @pytest.mark.parametrize("shape", [(30, 12), (12, 30), (5, 3), (3, 40), (64, 64), (200, 48)])
@@ -163,10 +168,10 @@ def test_iht_never_increases_objective(form):
     X, C = _problem(n=20, p=30, d=12, seed=4)
     if "alpha" in form:
         def objective(A):
-            return S.l0_objective(X, A, C, form["alpha"])
+            return P.l0_objective(X, A, C, form["alpha"])
     else:
         def objective(A):
-            return S.msparse_objective(X, A, C)
+            return P.msparse_objective(X, A, C)
     A = torch.zeros(X.shape[0], C.shape[0], dtype=X.dtype)
     values = [objective(A)]
     for _ in range(30):
@@ -188,7 +193,7 @@ def test_iht_msparse_never_exceeds_m():
     for M in (1, 4, 9):
         A, _ = S.iht(X, C, n_nonzero_coefs=M, n_iter=30)
         assert int((A != 0).sum(dim=1).max()) <= M
-        A = S.optimal_codes(X, C, n_nonzero_coefs=M, max_iter=100)
+        A = T.optimal_codes(X, C, n_nonzero_coefs=M, max_iter=100)
         assert int((A != 0).sum(dim=1).max()) <= M
 
 
@@ -210,7 +215,7 @@ def test_iht_problem_selection_errors():
     with pytest.raises(ValueError, match="Exactly one of alpha"):
         S.iht(X, C, alpha=0.1, n_nonzero_coefs=2)
     with pytest.raises(ValueError, match="Exactly one of alpha"):
-        S.optimal_codes(X, C)
+        T.optimal_codes(X, C)
 
 
 def test_iht_custom_step_and_gram():
@@ -222,7 +227,7 @@ def test_iht_custom_step_and_gram():
     # Literally A <- H(A + mu (B - A G)).
     A = torch.zeros(6, 10, dtype=X.dtype)
     for _ in range(7):
-        A = S.hard_threshold(A + mu * (X @ C.T - A @ (C @ C.T)), S.l0_threshold(0.01, mu))
+        A = P.hard_threshold(A + mu * (X @ C.T - A @ (C @ C.T)), P.l0_threshold(0.01, mu))
     torch.testing.assert_close(A1, A)
 
 
@@ -232,7 +237,7 @@ def test_solvers_do_not_modify_inputs():
     copies = [t.clone() for t in (X, C, init)]
     S.iht(X, C, alpha=0.1, n_iter=5, init=init)
     S.fista(X, C, alpha=0.1, n_iter=5, init=init)
-    S.optimal_codes(X, C, n_nonzero_coefs=3, max_iter=20)
+    T.optimal_codes(X, C, n_nonzero_coefs=3, max_iter=20)
     for t, c in zip((X, C, init), copies, strict=True):
         assert torch.equal(t, c)
 
@@ -277,7 +282,8 @@ def test_fista_per_sample_freezing_agrees_with_batch_stop():
     step = 1.0 / S.spectral_norm_sq(C)
     A, _ = S.fista(X, C, alpha=0.1, n_iter=20000, tol=1e-12)
     zeros = torch.zeros(6, 12, dtype=X.dtype)
-    Ap, n_done = S._fista_loop(X @ C.T, C @ C.T, zeros, 0.1, step, 20000, 1e-12, per_sample=True)
+    Ap, n_done = S._fista_loop(X @ C.T, C @ C.T, zeros, P.L1Problem(0.1), step, 20000, 1e-12,
+                                 per_sample=True)
     assert n_done < 20000
     torch.testing.assert_close(Ap, A, rtol=1e-8, atol=1e-10)
 
@@ -292,15 +298,15 @@ def test_optimal_codes_beat_ten_iht_iterations(form):
     X, C = _problem(n=20, p=32, d=12, seed=11)
     if "alpha" in form:
         def objective(A):
-            return S.l0_objective(X, A, C, form["alpha"])
+            return P.l0_objective(X, A, C, form["alpha"])
     else:
         def objective(A):
-            return S.msparse_objective(X, A, C)
+            return P.msparse_objective(X, A, C)
     A10, _ = S.iht(X, C, n_iter=10, **form)
-    A = S.optimal_codes(X, C, max_iter=200, batch_size=7, **form)
+    A = T.optimal_codes(X, C, max_iter=200, batch_size=7, **form)
     assert bool((objective(A) <= objective(A10) + 1e-9).all())
     assert float(objective(A).mean()) < float(objective(A10).mean())
-    plain = S.optimal_codes(X, C, max_iter=200, batch_size=7, accelerated=False, **form)
+    plain = T.optimal_codes(X, C, max_iter=200, batch_size=7, accelerated=False, **form)
     assert bool((objective(plain) <= objective(A10) + 1e-9).all())
 
 
@@ -310,17 +316,17 @@ def test_optimal_codes_iht_phase_is_monotone(form, adaptive):
     X, C = _problem(n=20, p=40, d=16, seed=12)
     alpha, M = form.get("alpha"), form.get("n_nonzero_coefs")
     step = 1.0 / S.spectral_norm_sq(C)
-    w = S._default_l1_alpha(X @ C.T, alpha, M)
+    w = P.sparse_coding_problem(alpha, M).l1_start(X @ C.T)
     A, _ = S.fista(X, C, alpha=w, n_iter=200, step=step)
     values = []
     for _ in range(40):
-        A, _ = S._refine_iht(X, C, A, alpha=alpha, n_nonzero_coefs=M, step=step, max_iter=1,
-                             tol=0.0, adaptive=adaptive)
+        A, _ = T._refine_iht(X, C, A, problem=P.sparse_coding_problem(alpha, M), step=step,
+                             max_iter=1, tol=0.0, adaptive=adaptive)
         if M is None:
-            values.append(S.l0_objective(X, A, C, alpha))
+            values.append(P.l0_objective(X, A, C, alpha))
         else:
             assert int((A != 0).sum(dim=1).max()) <= M
-            values.append(S.msparse_objective(X, A, C))
+            values.append(P.msparse_objective(X, A, C))
     values = torch.stack(values)
     assert bool((values[1:] <= values[:-1] + 1e-12).all())
 
@@ -330,16 +336,16 @@ def test_accelerated_iht_no_worse_than_plain_with_same_budget(form):
     X, C = _problem(n=40, p=48, d=16, seed=13)
     alpha, M = form.get("alpha"), form.get("n_nonzero_coefs")
     step = 1.0 / S.spectral_norm_sq(C)
-    w = S._default_l1_alpha(X @ C.T, alpha, M)
+    w = P.sparse_coding_problem(alpha, M).l1_start(X @ C.T)
     A0, _ = S.fista(X, C, alpha=w, n_iter=300, step=step)
     out = {}
     for adaptive in (False, True):
-        A, _ = S._refine_iht(X, C, A0, alpha=alpha, n_nonzero_coefs=M, step=step, max_iter=50,
-                             tol=1e-6, adaptive=adaptive)
+        A, _ = T._refine_iht(X, C, A0, problem=P.sparse_coding_problem(alpha, M), step=step,
+                             max_iter=50, tol=1e-6, adaptive=adaptive)
         if M is None:
-            out[adaptive] = S.l0_objective(X, A, C, alpha)
+            out[adaptive] = P.l0_objective(X, A, C, alpha)
         else:
-            out[adaptive] = S.msparse_objective(X, A, C)
+            out[adaptive] = P.msparse_objective(X, A, C)
     assert float(out[True].mean()) <= float(out[False].mean())
 
 
@@ -348,14 +354,14 @@ def test_optimal_codes_papers_definition(form):
     # zero_start=False, accelerated=False: the paper's optimal codes written out plainly for
     # each sample, its l1 solution (FISTA), then plain IHT at the safe step until it stops
     X, C = _problem(n=8, p=32, d=12, seed=11)
-    w = S._default_l1_alpha(X @ C.T, form.get("alpha"), form.get("n_nonzero_coefs"))
+    w = P.sparse_coding_problem(form.get("alpha"), form.get("n_nonzero_coefs")).l1_start(X @ C.T)
     w = torch.as_tensor(w, dtype=X.dtype).expand(len(X), 1)
     ref = []
     for x, wi in zip(X.split(1), w.split(1), strict=True):
         start, _ = S.fista(x, C, alpha=wi, n_iter=3000, tol=1e-4)
         ref.append(S.iht(x, C, init=start, n_iter=3000, tol=1e-6, **form)[0])
     ref = torch.cat(ref)
-    A = S.optimal_codes(X, C, max_iter=3000, tol=1e-6, batch_size=3, accelerated=False,
+    A = T.optimal_codes(X, C, max_iter=3000, tol=1e-6, batch_size=3, accelerated=False,
                         zero_start=False, **form)
     assert torch.equal(A != 0, ref != 0)
     torch.testing.assert_close(A, ref, rtol=1e-6, atol=1e-7)
@@ -364,25 +370,25 @@ def test_optimal_codes_papers_definition(form):
 def test_optimal_codes_default_l1_weights():
     X, C = _problem(n=5, p=12, d=6, seed=14)
     B = X @ C.T
-    assert S._default_l1_alpha(B, 0.08, None) == pytest.approx(math.sqrt(0.16) / 2)
-    w = S._default_l1_alpha(B, None, 3)
+    assert P.sparse_coding_problem(0.08, None).l1_start(B) == pytest.approx(math.sqrt(0.16) / 2)
+    w = P.sparse_coding_problem(None, 3).l1_start(B)
     fourth = B.abs().sort(dim=1, descending=True).values[:, 3:4]
     torch.testing.assert_close(w, 0.5 * fourth)
-    assert S._default_l1_alpha(B, None, 12) == 0.0
+    assert P.sparse_coding_problem(None, 12).l1_start(B) == 0.0
 
 
 def test_optimal_codes_float32_progress_and_edge_cases():
     X, C = _problem(n=10, p=16, d=8, seed=15, dtype=torch.float32)
-    A = S.optimal_codes(X, C, alpha=0.05, max_iter=50, batch_size=4, progress=True)
+    A = T.optimal_codes(X, C, alpha=0.05, max_iter=50, batch_size=4, progress=True)
     assert A.dtype == torch.float32 and A.shape == (10, 16)
     assert torch.isfinite(A).all()
-    assert torch.equal(S.optimal_codes(X, C, n_nonzero_coefs=3, max_iter=0), torch.zeros(10, 16))
-    full = S.optimal_codes(X, C, n_nonzero_coefs=16, max_iter=100)  # M = p: least squares
+    assert torch.equal(T.optimal_codes(X, C, n_nonzero_coefs=3, max_iter=0), torch.zeros(10, 16))
+    full = T.optimal_codes(X, C, n_nonzero_coefs=16, max_iter=100)  # M = p: least squares
     assert torch.isfinite(full).all()
-    assert float(S.msparse_objective(X, full, C).max()) < 1e-3
+    assert float(P.msparse_objective(X, full, C).max()) < 1e-3
     w = torch.full((10,), 0.1)
-    A_w = S.optimal_codes(X, C, alpha=0.05, l1_alpha=w, max_iter=50, batch_size=3)
-    A_s = S.optimal_codes(X, C, alpha=0.05, l1_alpha=0.1, max_iter=50, batch_size=3)
+    A_w = T.optimal_codes(X, C, alpha=0.05, l1_alpha=w, max_iter=50, batch_size=3)
+    A_s = T.optimal_codes(X, C, alpha=0.05, l1_alpha=0.1, max_iter=50, batch_size=3)
     torch.testing.assert_close(A_w, A_s)
 
 
@@ -586,7 +592,7 @@ def test_learn_dictionary_recovers_planted_atoms():
     X, D, _ = make_sparse_signals(2000, 20, 30, 3, noise=0.01, random_state=0)
     Xt = torch.as_tensor(X, dtype=torch.float64)
     # no early stopping: 30 epochs of 8 mini-batches (sklearn's MBDL recovers 53 % here)
-    C, n_steps = S.learn_dictionary(Xt, 30, alpha=0.2, max_iter=30, tol=0,
+    C, n_steps = learn_dictionary(Xt, 30, alpha=0.2, max_iter=30, tol=0,
                                     max_no_improvement=None, seed=0)
     assert n_steps == 240
     assert torch.all(torch.linalg.vector_norm(C, dim=1) <= 1 + 1e-9)
@@ -605,13 +611,13 @@ def test_learn_dictionary_matches_sklearn_objective():
     rng = np.random.RandomState(0)
     X = rng.randn(600, 12) @ rng.randn(12, 12)
     Xtr, Xte = torch.as_tensor(X[:500]), torch.as_tensor(X[500:])
-    C, _ = S.learn_dictionary(Xtr, 16, alpha=0.5, max_iter=5, seed=0)
+    C, _ = learn_dictionary(Xtr, 16, alpha=0.5, max_iter=5, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = MiniBatchDictionaryLearning(16, alpha=0.5, batch_size=256, max_iter=5,
                                           random_state=0).fit(X[:500]).components_
     ours, theirs = _l1_cost(Xte, C, 0.5), _l1_cost(Xte, torch.as_tensor(ref), 0.5)
-    start = _l1_cost(Xte, S._initial_dictionary(Xtr, 16, torch.Generator().manual_seed(0))
+    start = _l1_cost(Xte, _initial_dictionary(Xtr, 16, torch.Generator().manual_seed(0))
                      .clamp(-1, 1) / 10, 0.5)
     assert ours < 1.1 * theirs, (ours, theirs)
     assert ours < start
@@ -622,10 +628,10 @@ def test_initial_dictionary_signs_do_not_depend_on_the_svd(monkeypatch):
     # scikit-learn's svd_flip convention (each row's largest entry positive), so a routine
     # that flips signs gives the same start and the same learned dictionary
     X, _ = _problem(n=60, p=10, d=8)
-    C0 = S._initial_dictionary(X, 6, torch.Generator().manual_seed(0))
+    C0 = _initial_dictionary(X, 6, torch.Generator().manual_seed(0))
     rows = C0[C0.abs().sum(1) > 0]
     assert (rows.gather(1, rows.abs().argmax(1, keepdim=True)) > 0).all()
-    learned, _ = S.learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
+    learned, _ = learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
     svd = torch.linalg.svd
 
     def flipped_svd(A, full_matrices=True):
@@ -634,17 +640,17 @@ def test_initial_dictionary_signs_do_not_depend_on_the_svd(monkeypatch):
         return U * flip, sv, Vt * flip[:, None]
 
     monkeypatch.setattr(torch.linalg, "svd", flipped_svd)
-    torch.testing.assert_close(S._initial_dictionary(X, 6, torch.Generator().manual_seed(0)),
+    torch.testing.assert_close(_initial_dictionary(X, 6, torch.Generator().manual_seed(0)),
                                C0)
-    again, _ = S.learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
+    again, _ = learn_dictionary(X, 6, alpha=0.1, max_iter=2, batch_size=16, seed=0)
     torch.testing.assert_close(again, learned)
 
 
 def test_learn_dictionary_seeded_and_input_untouched():
     X, _ = _problem(n=40, p=8, d=6)
     X0 = X.clone()
-    C1, n1 = S.learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
-    C2, n2 = S.learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
+    C1, n1 = learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
+    C2, n2 = learn_dictionary(X, 50, alpha=0.1, max_iter=2, batch_size=16, seed=3)
     assert torch.equal(X, X0)
     assert torch.equal(C1, C2) and n1 == n2
     # more atoms than samples or features: the rows beyond the rank are resampled, not zero
@@ -655,9 +661,9 @@ def test_learn_dictionary_seeded_and_input_untouched():
 def test_learn_dictionary_bad_arguments():
     X, _ = _problem()
     with pytest.raises(ValueError, match="no samples"):
-        S.learn_dictionary(X[:0], 4, alpha=0.1)
+        learn_dictionary(X[:0], 4, alpha=0.1)
     with pytest.raises(ValueError, match="n_components"):
-        S.learn_dictionary(X, 0, alpha=0.1)
+        learn_dictionary(X, 0, alpha=0.1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,7 +678,7 @@ def test_ls_on_support_is_least_squares_per_sample():
     A = torch.zeros(7, 40, dtype=torch.float64)
     for i, k in enumerate(sizes):
         A[i, torch.randperm(40, generator=g)[:k]] = 1.0
-    out = S._ls_on_support(X @ C.T, C @ C.T, A)
+    out = T._ls_on_support(X @ C.T, C @ C.T, A)
     for i, k in enumerate(sizes):
         S_i = (A[i] != 0).nonzero().squeeze(1)
         assert torch.equal(out[i] != 0, A[i] != 0)
@@ -687,17 +693,17 @@ def test_ls_on_support_keeps_singular_systems():
     A = torch.zeros(2, 7, dtype=torch.float64)
     A[0, [0, 6]] = 1.0  # singular G_SS: kept as it was
     A[1, [1, 2]] = 1.0
-    out = S._ls_on_support(X @ C.T, C @ C.T, A)
+    out = T._ls_on_support(X @ C.T, C @ C.T, A)
     assert torch.isfinite(out).all()
-    assert torch.equal(out[0], A[0]) or S._objective_rows(
-        X[:1] - out[:1] @ C, out[:1], None) <= S._objective_rows(X[:1] - A[:1] @ C, A[:1], None)
+    assert torch.equal(out[0], A[0]) or P.msparse_objective(
+        X[:1], out[:1], C) <= P.msparse_objective(X[:1], A[:1], C)
 
 
 @pytest.mark.parametrize("kw", [{"alpha": 0.05}, {"n_nonzero_coefs": 5}])
 def test_optimal_codes_are_least_squares_on_their_support(kw):
     # a fixed point of HTP: the gradient vanishes on the support
     X, C = _problem(n=20, p=24, d=10)
-    A = S.optimal_codes(X, C, **kw)
+    A = T.optimal_codes(X, C, **kw)
     grad = (X - A @ C) @ C.T
     assert float(grad[A != 0].abs().max()) < 1e-6
 
@@ -705,7 +711,7 @@ def test_optimal_codes_are_least_squares_on_their_support(kw):
 def test_solver_progress_is_plain_lines_in_a_file(capsys):
     # stderr captured by pytest is not a terminal: no carriage returns, no escape codes
     X = torch.randn(300, 16, generator=torch.Generator().manual_seed(0))
-    S.learn_dictionary(X, 8, alpha=0.1, max_iter=2, batch_size=64, seed=0, progress=True)
+    learn_dictionary(X, 8, alpha=0.1, max_iter=2, batch_size=64, seed=0, progress=True)
     err = capsys.readouterr().err
     assert "dictionary" in err and "\r" not in err and "\x1b[" not in err
 
@@ -728,11 +734,11 @@ def test_l1_iht_is_the_papers_definition(kw):
     X, C = _problem(n=40, p=24, d=10, dtype=torch.float32)
     ours = sparse_encode(X.numpy(), C.numpy(), algorithm="l1_iht", max_iter=300, device="cpu",
                          **kw)
-    ref = S.optimal_codes(X, C, max_iter=300, accelerated=False, zero_start=False, **kw)
+    ref = T.optimal_codes(X, C, max_iter=300, accelerated=False, zero_start=False, **kw)
     np.testing.assert_array_equal(ours, ref.numpy())
     best = sparse_encode(X.numpy(), C.numpy(), max_iter=300, device="cpu", **kw)
     alpha = kw.get("alpha")
-    obj = (S.l0_objective if alpha is not None else (lambda X, A, C, a: S.msparse_objective(
+    obj = (P.l0_objective if alpha is not None else (lambda X, A, C, a: P.msparse_objective(
         X, A, C)))
     f_paper = obj(X, torch.as_tensor(ours), C, alpha).mean()
     f_best = obj(X, torch.as_tensor(best), C, alpha).mean()
