@@ -1,7 +1,8 @@
-"""Evaluation metrics of the paper: code prediction, support recovery, clustering.
+"""Evaluation metrics of the paper: code prediction, support recovery, clustering, and the
+sparse-coding objective.
 
-All three return fractions (scikit-learn's habit); the paper's tables print them in percent
-(``100 * value``), except the support error, which is a count of positions per sample.
+The error metrics return fractions (scikit-learn's habit); the paper's tables print them in
+percent (``100 * value``), except the support error, which is a count of positions per sample.
 
 - :func:`code_prediction_error` -- the "total prediction error" of Tables 1 and 2, the normalised
   squared error between the optimal codes and the predicted codes.
@@ -9,18 +10,29 @@ All three return fractions (scikit-learn's habit); the paper's tables print them
   mismatched nonzero locations per sample.
 - :func:`clustering_error` -- the clustering error rate of Tables 6 and 7, one minus the accuracy
   after the best one-to-one matching of clusters to classes (Hungarian algorithm).
+- :func:`sparse_coding_objective` -- the mean objective that codes reach on their problem,
+  ``||x - a D||^2`` (M-sparse) or ``0.5 ||x - a D||^2 + alpha ||a||_0`` (l0-regularised).
 """
 
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, validate_params
 
-__all__ = ["code_prediction_error", "support_error", "clustering_error", "clustering_scores"]
+from ._problems import sparse_coding_problem
+
+__all__ = [
+    "code_prediction_error",
+    "support_error",
+    "clustering_error",
+    "clustering_scores",
+    "sparse_coding_objective",
+]
 
 
 def _check_codes(codes_true, codes_pred):
@@ -307,3 +319,83 @@ def clustering_scores(labels_true, labels_pred):
     return {"accuracy": float(accuracy),
             "nmi": float(normalized_mutual_info_score(labels_true, labels_pred)),
             "ari": float(adjusted_rand_score(labels_true, labels_pred))}
+
+
+def _dense(array, name):
+    """A 2-D float64 array of ``array`` (sparse input densified), finite."""
+    array = check_array(array, accept_sparse=("csr", "csc", "coo"), dtype=np.float64,
+                        input_name=name)
+    return array.toarray() if sp.issparse(array) else array
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "codes": ["array-like", "sparse matrix"],
+        "dictionary": ["array-like"],
+        "alpha": [Interval(Real, 0, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def sparse_coding_objective(X, codes, dictionary, *, alpha=None):
+    """Mean objective of sparse codes on their problem, in float64.
+
+    With ``alpha=None`` the M-sparse problem's ``||x - a D||^2`` (the paper's eq. 2; the
+    number of nonzeros is not checked), else the l0-regularised problem's
+    ``0.5 ||x - a D||^2 + alpha ||a||_0`` (eq. 1, the paper's "lambda = 0.5" being
+    ``alpha=0.25``), averaged over the samples. Lower is better: it compares codes of the same
+    signals over the same dictionary, whatever computed them.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Signals.
+    codes : array-like or sparse matrix of shape (n_samples, n_components)
+        Their codes, e.g. from an encoder's ``transform`` or :func:`skl0.sparse_encode`.
+    dictionary : array-like of shape (n_components, n_features)
+        Atoms as rows (scikit-learn's layout), so that ``X ~ codes @ dictionary``.
+    alpha : float, default=None
+        The l0 weight (>= 0) of the l0-regularised problem; None for the M-sparse problem.
+
+    Returns
+    -------
+    objective : float
+        The mean over samples.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together or an array holds NaN or infinity. A parameter of
+        the wrong type or range raises scikit-learn's ``InvalidParameterError`` naming it.
+
+    See Also
+    --------
+    code_prediction_error : Normalised squared error between codes and reference codes.
+    support_error : Mismatch of the nonzero supports of sparse codes.
+    skl0.sparse_encode : Codes that minimise this objective (the optimal codes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skl0.metrics import sparse_coding_objective
+    >>> X, dictionary = np.array([[1.0, 1.0], [2.0, 0.0]]), np.eye(2)
+    >>> codes = np.array([[1.0, 0.0], [2.0, 0.0]])
+    >>> float(sparse_coding_objective(X, codes, dictionary))  # (1 + 0) / 2
+    0.5
+    >>> float(sparse_coding_objective(X, codes, dictionary, alpha=0.25))  # (0.75 + 0.25) / 2
+    0.5
+    """
+    X = _dense(X, "X")
+    codes = _dense(codes, "codes")
+    D = _dense(dictionary, "dictionary")
+    check_consistent_length(X, codes)
+    if codes.shape[1] != D.shape[0] or X.shape[1] != D.shape[1]:
+        raise ValueError(
+            f"codes {codes.shape} @ dictionary {D.shape} must have X's shape {X.shape}: the "
+            "dictionary is (n_components, n_features)."
+        )
+    # the M-sparse objective does not read M: every atom allowed
+    problem = sparse_coding_problem(
+        alpha, None if alpha is not None else max(codes.shape[1], 1))
+    values = problem.objective(torch.from_numpy(X), torch.from_numpy(codes), torch.from_numpy(D))
+    return float(values.mean())

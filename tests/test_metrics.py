@@ -5,7 +5,13 @@ import pytest
 import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skl0.metrics import clustering_error, clustering_scores, code_prediction_error, support_error
+from skl0.metrics import (
+    clustering_error,
+    clustering_scores,
+    code_prediction_error,
+    sparse_coding_objective,
+    support_error,
+)
 
 # --------------------------------------------------------------------------------------------
 # code_prediction_error
@@ -234,3 +240,58 @@ def test_metrics_name_the_invalid_parameter(func, kwargs, param):
         func(**kwargs)
     with pytest.raises(TypeError, match=f"'{param}' parameter"):
         func(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# sparse_coding_objective
+# --------------------------------------------------------------------------------------------
+
+
+def test_sparse_coding_objective_equals_the_plain_formulas():
+    # the reference written out in numpy, row by row
+    rng = np.random.RandomState(0)
+    X, D = rng.randn(30, 8), rng.randn(12, 8)
+    codes = rng.randn(30, 12) * (rng.rand(30, 12) < 0.3)
+    residual = [float(np.sum((x - a @ D) ** 2)) for x, a in zip(X, codes, strict=True)]
+    nnz = [int(np.count_nonzero(a)) for a in codes]
+    assert sparse_coding_objective(X, codes, D) == pytest.approx(np.mean(residual), rel=1e-12)
+    l0 = [0.5 * r + 0.25 * k for r, k in zip(residual, nnz, strict=True)]
+    assert sparse_coding_objective(X, codes, D, alpha=0.25) == pytest.approx(np.mean(l0),
+                                                                              rel=1e-12)
+    # sparse and float32 inputs give the same value
+    assert sparse_coding_objective(sp.csr_matrix(X), sp.csr_matrix(codes), D.astype(np.float32),
+                                   alpha=0.25) == pytest.approx(np.mean(l0), rel=1e-6)
+
+
+def test_sparse_coding_objective_of_the_solvers_codes():
+    # the optimal codes reach no higher an objective than ten IHT iterations, on both problems
+    from skl0 import iht, sparse_encode
+
+    rng = np.random.RandomState(1)
+    D = rng.randn(16, 8)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.randn(20, 8)
+    for kw in ({"alpha": 0.05}, {"n_nonzero_coefs": 3}):
+        best = sparse_encode(X, D, device="cpu", **kw)
+        ten = iht(X, D, n_iter=10, device="cpu", **kw)
+        alpha = kw.get("alpha")
+        assert (sparse_coding_objective(X, best, D, alpha=alpha)
+                <= sparse_coding_objective(X, ten, D, alpha=alpha) + 1e-9)
+    assert sparse_coding_objective(X, np.zeros((20, 16)), D) == pytest.approx(
+        float(np.mean(np.sum(X**2, axis=1))))
+
+
+def test_sparse_coding_objective_validation():
+    X, D = np.ones((3, 2)), np.eye(2)
+    with pytest.raises(ValueError, match="must have X's shape"):
+        sparse_coding_objective(X, np.ones((3, 3)), D)
+    with pytest.raises(ValueError, match="must have X's shape"):
+        sparse_coding_objective(np.ones((3, 4)), np.ones((3, 2)), D)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        sparse_coding_objective(X, np.ones((2, 2)), D)
+    with pytest.raises(ValueError, match="NaN"):
+        sparse_coding_objective(X, np.full((3, 2), np.nan), D)
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter of sparse_coding_objective"):
+        sparse_coding_objective(X, np.ones((3, 2)), D, alpha=-1.0)
+    with pytest.raises(InvalidParameterError, match="'dictionary' parameter"):
+        sparse_coding_objective(X, np.ones((3, 2)), None)
