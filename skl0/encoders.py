@@ -177,6 +177,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         if not hasattr(self, "components_"):
             return self._fit(X, codes, network=True, partial=True)
         self._check_unchanged("partial_fit")
+        self._problem(route="network")  # the network trains on the problem fit set
         X, targets = self._validate_fit_data(X, codes, reset=False)
         X32 = as_float32(X)
         if not hasattr(self, "net_"):  # fit's route ran no network: it starts here
@@ -567,8 +568,9 @@ class L0Encoder(_BaseUnfoldedEncoder):
         encoder (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
         ``"auto"``: ``fit`` times the routes on held-out training rows (a tenth, at most
         1,000) and keeps the fastest whose mean objective is within ``route_tol`` of the
-        best (``route_``); the network is trained only if a route that runs it could be
-        the fastest (its untrained forward and one candidate pass beat ``"ols"``). The
+        best (``route_``); the network is trained only if its candidates could be the
+        fastest (the untrained network and one candidate pass beat ``"ols"``), and the
+        network alone, far from the solvers' quality, is weighed only then. The
         network is always trained when it is asked for, when a wrapper
         (:class:`~skl0.L0Classifier`, :class:`~skl0.L0Clusterer`) fine-tunes it, or in
         :meth:`partial_fit`. The documentation's user guide says when each route wins.
@@ -827,8 +829,9 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         encoder (``max_epochs=0`` then gives exactly ``n_stages`` IHT iterations).
         ``"auto"``: ``fit`` times the routes on held-out training rows (a tenth, at most
         1,000) and keeps the fastest whose mean objective is within ``route_tol`` of the
-        best (``route_``); the network is trained only if a route that runs it could be
-        the fastest (its untrained forward and one candidate pass beat ``"ols"``). The
+        best (``route_``); the network is trained only if its candidates could be the
+        fastest (the untrained network and one candidate pass beat ``"ols"``), and the
+        network alone, far from the solvers' quality, is weighed only then. The
         network is always trained when it is asked for, when a wrapper
         (:class:`~skl0.L0Classifier`, :class:`~skl0.L0Clusterer`) fine-tunes it, or in
         :meth:`partial_fit`. The documentation's user guide says when each route wins.

@@ -195,7 +195,10 @@ def test_transform_reads_and_checks_its_parameters(digits):
         enc.transform(Xte)
     with pytest.raises(ValueError, match="n_components=40 was set after fit"):
         enc.partial_fit(Xte)
-    enc.set_params(n_components=32)
+    enc.set_params(n_components=32, n_nonzero_coefs=6)
+    with pytest.raises(ValueError, match="n_nonzero_coefs=6 was set after fit"):
+        enc.partial_fit(Xte)
+    enc.set_params(n_nonzero_coefs=5)
     with pytest.raises(ValueError, match="must not exceed n_components"):
         enc.set_params(route="ols", n_nonzero_coefs=33).transform(Xte)
     l0 = L0Encoder(n_components=32, alpha=0.1, route="network", **FAST).fit(Xtr)
