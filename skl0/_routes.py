@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ._inference import _check_extent, batched_forward
-from ._pursuit import _ols_rows, _span_eps, pursuit
+from ._pursuit import _greedy_batched, _ols_rows, _span_eps, pursuit
 from ._threads import _threads_for
 
 ROUTES = ("ols", "pursuit", "network")
@@ -126,8 +126,9 @@ class OLSRoute(_Route):
         D64 = dictionary.double()
         self.register_buffer("gram", (D64 @ D64.T).to(dictionary.dtype))
         self.register_buffer("atoms_t", dictionary.T.contiguous())
-        p = self.n_components
-        self.steps = p if self.n_nonzero_coefs is None else min(self.n_nonzero_coefs, p)
+        p, m = dictionary.shape
+        # m atoms span every sample: a greedy step beyond them finds nothing to add
+        self.steps = min(p if self.n_nonzero_coefs is None else self.n_nonzero_coefs, p, m)
         self.least_gain = 0.0 if self.alpha is None else 2.0 * self.alpha
 
     def flops_per_sample(self, steps=None):
@@ -163,11 +164,13 @@ class OLSRoute(_Route):
         return out
 
     def forward(self, X):
+        """The codes of a batch by batched torch operations (the route off the CPU)."""
         n, p = X.shape[0], self.n_components
         with torch.no_grad():
-            return pursuit(X, self.dictionary, self.gram, X.new_zeros(n, p),
-                           n_nonzero_coefs=self.n_nonzero_coefs, alpha=self.alpha,
-                           n_candidates=p, n_rounds=0)
+            candidates = torch.arange(p, device=X.device).expand(n, p).contiguous()
+            support, coefs, _ = _greedy_batched(self.gram, candidates, X @ self.dictionary.T,
+                                                self.steps, self.least_gain)
+            return X.new_zeros(n, p).scatter_add_(1, support, coefs)
 
 
 class PursuitRoute(_Route):
