@@ -14,7 +14,7 @@ import time
 from _common import ALPHA, M, fmt_s, load_test_data, sync, table
 
 from skl0 import L0Encoder, MSparseEncoder, iht, sparse_encode
-from skl0.experiments import mean_objective
+from skl0.metrics import sparse_coding_objective
 
 
 def bench_fit(X, device, quick, sizes, epochs, kinds, n_fit=None, data_path=None):
@@ -42,7 +42,7 @@ def bench_fit(X, device, quick, sizes, epochs, kinds, n_fit=None, data_path=None
             Ad = est.transform(Xval)
 
             def obj(B, D=D, kw=kw):
-                return mean_objective(Xval, B, D, alpha=kw.get("alpha"))
+                return sparse_coding_objective(Xval, B, D, alpha=kw.get("alpha"))
 
             ph = {k: ph.get(k, 0.0) for k in ("dictionary", "routes", "targets", "training")}
             rows.append((type(est).__name__, p, f"{n_fit:,}", epochs, fmt_s(ph["dictionary"]),

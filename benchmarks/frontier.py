@@ -52,7 +52,7 @@ from _common import ALPHA, fmt_rate, median_time, network_flops, table
 from sklearn.decomposition import sparse_encode as sk_encode
 
 from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder, iht, sparse_encode
-from skl0.experiments import mean_objective
+from skl0.metrics import sparse_coding_objective
 
 #: (p, M) per data set; the ℓ0 panel of each p is computed once.
 FRONTIER = {"patches": ((256, 16), (512, 16), (512, 32), (1024, 16), (1024, 32)),
@@ -299,7 +299,7 @@ def run_panel(problem, D, X_train, targets, Xq, Xf, *, m_or_alpha, device, repea
     Xq64 = np.asarray(Xq, dtype=np.float64)
 
     def objective(A):
-        return mean_objective(Xq64, A, D, alpha=kw.get("alpha"))
+        return sparse_coding_objective(Xq64, A, D, alpha=kw.get("alpha"))
 
     rows = measure(methods, Xq, Xf, repeats, objective)
     ref = rows[0]["objective"]

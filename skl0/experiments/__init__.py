@@ -9,7 +9,7 @@ settings' hash) and write through :mod:`skl0.experiments.report`, which also reg
 documentation's results page from its CSV files (``python -m skl0 report``).
 """
 
-import numpy as np
+from ..metrics import sparse_coding_objective
 
 EXPERIMENTS = {
     "table1": "skl0.experiments.codes",
@@ -38,15 +38,12 @@ def result_stem(experiment, dataset, *, seed=0, tag=None):
 
 def mean_objective(X, codes, dictionary, *, alpha=None):
     """The mean over samples of ``0.5 ||x - a D||² + alpha ||a||_0`` (``alpha`` given), else
-    of the M-sparse residual ``||x - a D||²``, in float64.
+    of the M-sparse residual ``||x - a D||²``, in float64 (the experiments' name for
+    :func:`skl0.metrics.sparse_coding_objective`).
 
     >>> import numpy as np
     >>> X, D = np.ones((2, 3)), np.eye(3)
     >>> mean_objective(X, np.ones((2, 3)), D), mean_objective(X, np.zeros((2, 3)), D, alpha=1)
     (0.0, 1.5)
     """
-    X, codes, D = (np.asarray(a, dtype=np.float64) for a in (X, codes, dictionary))
-    residual = ((X - codes @ D) ** 2).sum(axis=1)
-    if alpha is None:
-        return float(residual.mean())
-    return float((0.5 * residual + alpha * np.count_nonzero(codes, axis=1)).mean())
+    return sparse_coding_objective(X, codes, dictionary, alpha=alpha)
