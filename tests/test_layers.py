@@ -367,3 +367,58 @@ def test_inference_forward_float32_writes_any_float_output(kind):
             net.inference_forward()(X, out)
             close = torch.isclose(out.float(), ref, rtol=1e-5, atol=1e-6)
             assert close.float().mean() > 0.99  # a value on the threshold may flip
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_each_activation_owns_its_stage_and_its_eval_step(dtype):
+    # both forms of each activation against the plain operators of skl0._problems
+    from skl0._problems import hard_threshold, soft_threshold
+
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(30, 24, generator=g, dtype=dtype)
+    theta = torch.rand(24, generator=g, dtype=dtype) * 0.8 + 0.2
+    ctx = {"n_components": 24, "device": u.device, "products": True}
+    helu = HELUSigma(0.3).eval()
+    cases = [(helu, hard_threshold(u, theta)), (SoftThreshold(), soft_threshold(u, theta)),
+             (MaxMPool(5), keep_largest(u, 5))]
+    for activation, ref in cases:
+        torch.testing.assert_close(activation.stage(u.clone(), theta), ref)
+        step = activation.eval_step(theta, **ctx)
+        v = u if step.scale is None else u / step.scale
+        out = torch.full_like(u, float("nan"))
+        step.write(v, out)
+        torch.testing.assert_close(out, ref)
+        kept = step.apply(v)
+        kept = kept.to_dense() if kept.is_sparse_csr else kept
+        torch.testing.assert_close(kept if step.scale is None else kept * step.scale, ref)
+    # in training mode HELU_σ is the ramp, θ·HELU_σ(u/θ)
+    helu.train()
+    torch.testing.assert_close(helu.stage(u, theta), theta * helu_sigma(u / theta, 0.3))
+    assert helu.trains_sigma and not SoftThreshold.trains_sigma and not MaxMPool.trains_sigma
+
+
+@pytest.mark.parametrize(("kind", "l1_stages", "names"), [
+    ("l0", 0, ["helu"] * 3), ("l0", 2, ["shrink", "shrink", "helu"]),
+    ("lista", 0, ["shrink"] * 3), ("msparse", 0, ["pool"] * 3)])
+def test_one_activation_per_stage_chosen_at_construction(kind, l1_stages, names):
+    net = UnfoldedEncoder(4, 6, n_stages=3, kind=kind, n_nonzero_coefs=2, l1_stages=l1_stages)
+    assert all(a is getattr(net, name) for a, name in zip(net.activations, names, strict=True))
+    # the activations hold no parameters: the saved keys are W, S and θ alone
+    assert {key.split(".")[0] for key in net.state_dict()} <= {"W", "S", "theta"}
+    assert net.trains_sigma == (kind == "l0")
+    net.sigma = 0.05
+    assert net.sigma == (0.05 if kind == "l0" else None)
+
+
+@pytest.mark.parametrize("kind", ["l0", "msparse", "lista"])
+def test_a_module_saved_without_its_activations_chooses_them(kind):
+    # a module built from a file saved before the activations were children of the net
+    net, X = _perturbed_net(kind, 3, False)
+    ref = net(X)
+    del net._modules["activations"]
+    assert "activations" not in net._modules
+    torch.testing.assert_close(net(X), ref)
+    assert len(net.activations) == 3
+    out = torch.empty_like(ref)
+    net.inference_forward().encode_into(X, out)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
