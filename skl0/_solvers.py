@@ -30,8 +30,7 @@ _POWER_SEED = 0
 # Width of the block power iteration in spectral_norm_sq.
 _POWER_BLOCK = 16
 
-# Where the names that left this module live; ``from skl0._solvers import name`` still finds
-# them for the modules and tests that import them from here.
+# the homes of the names that moved out, for the modules and tests that import them from here
 _MOVED = {
     "hard_threshold": "_problems",
     "soft_threshold": "_problems",

@@ -12,7 +12,8 @@ from skl0._layers import (
     helu_sigma,
     keep_largest_mask,
 )
-from skl0._solvers import fista, iht, l0_threshold, l1_objective, spectral_norm_sq
+from skl0._problems import l0_threshold, l1_objective
+from skl0._solvers import fista, iht, spectral_norm_sq
 
 
 def _problem(seed=0, n=40, m=12, p=24, dtype=torch.float64):
