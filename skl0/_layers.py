@@ -169,8 +169,8 @@ class HELUSigma(nn.Module):
     [0.0, 0.75, 1.5]
     """
 
-    # a schedule sets σ while the network trains
-    trains_sigma = True
+    # a schedule sets σ in training; skl0._skorch looks for the networks' trains_sigma
+    scheduled_sigma = True
 
     def __init__(self, sigma=0.2):
         super().__init__()
@@ -220,7 +220,7 @@ class MaxMPool(nn.Module):
     [[0.0, -3.0, 2.0, 0.0]]
     """
 
-    trains_sigma = False
+    scheduled_sigma = False
 
     def __init__(self, n_nonzero_coefs):
         super().__init__()
@@ -259,7 +259,7 @@ class SoftThreshold(nn.Module):
     [0.0, -1.0]
     """
 
-    trains_sigma = False
+    scheduled_sigma = False
 
     def forward(self, u, theta):
         return torch.sign(u) * torch.relu(u.abs() - theta)
@@ -393,17 +393,17 @@ class UnfoldedEncoder(nn.Module):
     @property
     def trains_sigma(self):
         """Whether training uses HELU_σ, whose σ a schedule sets (``kind="l0"``)."""
-        return any(activation.trains_sigma for activation in self.activations)
+        return any(activation.scheduled_sigma for activation in self.activations)
 
     @property
     def sigma(self):
         """The current σ of HELU_σ (``None`` for the other kinds)."""
-        return next((a.sigma for a in self.activations if a.trains_sigma), None)
+        return next((a.sigma for a in self.activations if a.scheduled_sigma), None)
 
     @sigma.setter
     def sigma(self, value):
         for activation in self.activations:
-            if activation.trains_sigma:
+            if activation.scheduled_sigma:
                 activation.sigma = float(value)
 
     @torch.no_grad()

@@ -395,7 +395,8 @@ def test_each_activation_owns_its_stage_and_its_eval_step(dtype):
     # in training mode HELU_σ is the ramp, θ·HELU_σ(u/θ)
     helu.train()
     torch.testing.assert_close(helu.stage(u, theta), theta * helu_sigma(u / theta, 0.3))
-    assert helu.trains_sigma and not SoftThreshold.trains_sigma and not MaxMPool.trains_sigma
+    assert helu.scheduled_sigma and not SoftThreshold.scheduled_sigma
+    assert not MaxMPool.scheduled_sigma
 
 
 @pytest.mark.parametrize(("kind", "l1_stages", "names"), [
