@@ -225,3 +225,19 @@ def test_routes_encode_what_their_objects_say(digits):
                                enc.components_)
     assert values.mean() < net_values.mean()
 
+
+
+@pytest.mark.parametrize("route", ["ols", "pursuit", "network"])
+@pytest.mark.parametrize("scale", [1e20, 1e-23])
+def test_every_route_refuses_the_scales_fit_refuses(digits, route, scale):
+    Xtr, Xte = digits
+    with pytest.raises(ValueError) as info:
+        MSparseEncoder(n_components=16, n_nonzero_coefs=3, **FAST).fit(Xtr * scale)
+    enc = MSparseEncoder(n_components=16, n_nonzero_coefs=3, route=route, **FAST).fit(Xtr)
+    with pytest.raises(ValueError) as again:
+        enc.transform(Xtr * scale)
+    assert str(again.value) == str(info.value)
+    bad = Xte.copy()
+    bad[5, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        enc.transform(bad)
