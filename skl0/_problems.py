@@ -281,6 +281,23 @@ class L0Problem(_SupportProblem):
         nnz = (A != 0).sum(dim=1, keepdim=True).to(R.dtype)
         return 0.5 * _squares(R) + (self.alpha * nnz).reshape(-1)
 
+    # the greedy least squares' rule (skl0's routes): an atom joins while it lowers
+    # ``0.5 ||r||^2`` by more than alpha, i.e. ``||r||^2`` by more than 2 alpha
+    penalised = True
+
+    def greedy_steps(self, n_atoms):
+        """The most atoms a greedy pass over ``n_atoms`` candidates may choose."""
+        return int(n_atoms)
+
+    @property
+    def least_gain(self):
+        """The drop of ``||r||^2`` an atom must beat to join: ``2 alpha``."""
+        return 2.0 * float(self.alpha)
+
+    def value_from_gain(self, sq_norm, gain, nnz):
+        """The objective from ``||x||^2``, the greedy pass's drop of it and the nonzeros."""
+        return 0.5 * (sq_norm - gain) + self.alpha * nnz
+
     def l1_start(self, B):
         """The l1 weight of the FISTA start of the optimal codes, :func:`l1_start_weight`.
 
@@ -329,6 +346,18 @@ class MSparseProblem(_SupportProblem):
             return value
         over = (A != 0).sum(dim=1) > self.n_nonzero_coefs
         return torch.where(over, torch.full_like(value, math.inf), value)
+
+    # the greedy least squares' rule (skl0's routes): M atoms, each the best drop
+    penalised = False
+    least_gain = 0.0
+
+    def greedy_steps(self, n_atoms):
+        """The most atoms a greedy pass over ``n_atoms`` candidates may choose: M."""
+        return min(self.n_nonzero_coefs, int(n_atoms))
+
+    def value_from_gain(self, sq_norm, gain, nnz):
+        """The objective from ``||x||^2`` and the greedy pass's drop of it."""
+        return sq_norm - gain
 
     def l1_start(self, B):
         """Per sample, half the ``(M+1)``-th largest ``|x C^T|`` (``B = X @ C.T``).

@@ -31,6 +31,8 @@ import numba
 import numpy as np
 import torch
 
+from ._problems import as_problem
+
 # Fast-math without "arcp": divisions stay exact. numpy's error model: a division is not
 # checked for a zero divisor (the loops guard them), so the compiler can vectorise it.
 _FAST = {"nnan", "ninf", "nsz", "contract", "reassoc"}
@@ -222,11 +224,12 @@ def _greedy_rows(correlations, gram, candidates, steps, least_gain, span_eps, su
 
 
 @numba.njit(nogil=True, cache=True)
-def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, n_rounds,
-                  span_eps, out):  # pragma: no cover - compiled; tested through pursuit
+def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, penalised, alpha,
+                  n_rounds, span_eps, out):  # pragma: no cover - compiled; tested through pursuit
     """:func:`pursuit` one sample at a time (the CPU route), the codes written to ``out``.
 
-    ``alpha < 0`` means the M-sparse problem (objective ``‖x − Da‖²``), else the ℓ0 one.
+    ``penalised`` is the ℓ0 problem with weight ``alpha`` (objective ``½‖x − Da‖² + α‖a‖₀``),
+    else the M-sparse one (``‖x − Da‖²``).
     """
     n, p = correlations.shape
     dtype = correlations.dtype
@@ -242,7 +245,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
         _top_into(values, n_cand, cand, buf)
         used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn, floor,
                                  q, score, U, y, sel, best_support, best_coefs)
-        best = -gain if alpha < 0 else alpha * used - 0.5 * gain   # ‖x‖² dropped: constant
+        best = alpha * used - 0.5 * gain if penalised else -gain   # ‖x‖² dropped: constant
         for _ in range(n_rounds):
             # residual correlations Dᵀx − DᵀD a; the support ranks first
             for j in range(p):
@@ -259,7 +262,7 @@ def _pursuit_rows(scores, correlations, gram, n_cand, steps, least_gain, alpha, 
             _top_into(values, n_cand, cand, buf)
             new_used, gain = _greedy_one(corr, gram, cand, steps, least_gain, span_eps, a, pn,
                                          floor, q, score, U, y, sel, support, coefs)
-            value = -gain if alpha < 0 else alpha * new_used - 0.5 * gain
+            value = alpha * new_used - 0.5 * gain if penalised else -gain
             if not value < best:
                 break
             best, used = value, new_used
@@ -309,7 +312,8 @@ def _ols_rows(X, atoms_t, gram, steps, least_gain, span_eps, out):  # pragma: no
             code[support[s]] = coefs[s]
 
 
-def greedy_pursuit(gram, candidates, correlations, *, n_nonzero_coefs=None, alpha=None):
+def greedy_pursuit(gram, candidates, correlations, problem=None, *, n_nonzero_coefs=None,
+                   alpha=None):
     """Orthogonal least squares over candidate atoms, batched.
 
     The samples enter through their correlations with the atoms alone; the codes are in
@@ -323,10 +327,11 @@ def greedy_pursuit(gram, candidates, correlations, *, n_nonzero_coefs=None, alph
         Distinct atom indices per sample.
     correlations : torch.Tensor of shape (n_samples, n_components)
         ``X @ dictionary.T``.
-    n_nonzero_coefs : int, optional
-        M: stop after M atoms (M-sparse problem).
-    alpha : float, optional
-        λ: stop when the next atom lowers ``½‖x − Da‖²`` by at most λ (ℓ0 problem).
+    problem : L0Problem or MSparseProblem, optional
+        The problem (:mod:`skl0._problems`): the M-sparse one stops after M atoms, the ℓ0
+        one when the next atom lowers ``½‖x − Da‖²`` by at most α. Or, instead:
+    n_nonzero_coefs, alpha : int or float, optional
+        Exactly one, the problem's parameter.
 
     Returns
     -------
@@ -338,8 +343,8 @@ def greedy_pursuit(gram, candidates, correlations, *, n_nonzero_coefs=None, alph
         ``‖x‖² − ‖x − Da‖²``, the decrease of the squared residual.
     """
     n, n_cand = candidates.shape
-    steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
-    least_gain = 0.0 if alpha is None else 2.0 * float(alpha)
+    problem = as_problem(problem, alpha, n_nonzero_coefs)
+    steps, least_gain = problem.greedy_steps(n_cand), problem.least_gain
     if correlations.device.type == "cpu":
         support = np.empty((n, steps), dtype=np.int64)
         coefs = np.empty((n, steps), dtype=_numpy_dtype(correlations.dtype))
@@ -425,13 +430,8 @@ def _all(scores):
     return torch.arange(p, device=scores.device).expand(n, p).contiguous()
 
 
-def _objective(sq_norm, gain, support_size, alpha):
-    residual = sq_norm - gain
-    return residual if alpha is None else 0.5 * residual + alpha * support_size
-
-
-def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_candidates,
-            n_rounds=1, out=None):
+def pursuit(X, dictionary, gram, scores, problem=None, *, n_nonzero_coefs=None, alpha=None,
+            n_candidates, n_rounds=1, out=None):
     """Sparse codes by greedy pursuit over the top-ranked atoms, with refresh rounds.
 
     Parameters
@@ -442,8 +442,10 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     scores : torch.Tensor of shape (n_samples, n_components)
         The ranking of the atoms (e.g. the network's last pre-activation); the
         ``n_candidates`` of largest magnitude are the first candidates.
-    n_nonzero_coefs, alpha : int or float
-        Exactly one: the M-sparse or the ℓ0 problem (see :func:`greedy_pursuit`).
+    problem : L0Problem or MSparseProblem, optional
+        The problem (see :func:`greedy_pursuit`); or, instead:
+    n_nonzero_coefs, alpha : int or float, optional
+        Exactly one, the problem's parameter.
     n_candidates : int
         Candidates per sample in each round.
     n_rounds : int, default=1
@@ -456,26 +458,24 @@ def pursuit(X, dictionary, gram, scores, *, n_nonzero_coefs=None, alpha=None, n_
     codes : torch.Tensor of shape (n_samples, n_components)
         ``out`` when given.
     """
+    problem = as_problem(problem, alpha, n_nonzero_coefs)
     n, p = scores.shape
     n_cand = max(1, min(int(n_candidates), p))
+    steps, least_gain = problem.greedy_steps(n_cand), problem.least_gain
     correlations = X @ dictionary.T
     if X.device.type == "cpu":
         codes = out if out is not None else X.new_empty(n, p)
-        steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
         _pursuit_rows(scores.detach().contiguous().numpy(), correlations.numpy(),
-                      gram.contiguous().numpy(), n_cand, steps,
-                      0.0 if alpha is None else 2.0 * float(alpha),
-                      -1.0 if alpha is None else float(alpha),
+                      gram.contiguous().numpy(), n_cand, steps, least_gain,
+                      problem.penalised, float(getattr(problem, "alpha", 0.0)),
                       int(n_rounds) if n_cand < p else 0, _span_eps(X.dtype), codes.numpy())
         return codes
-    steps = n_cand if n_nonzero_coefs is None else min(int(n_nonzero_coefs), n_cand)
-    least_gain = 0.0 if alpha is None else 2.0 * float(alpha)
-    codes = _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, alpha,
+    codes = _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, problem,
                              n_rounds)
     return codes if out is None else out.copy_(codes)
 
 
-def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, alpha,
+def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, problem,
                      n_rounds):
     """:func:`pursuit` on whole batches with torch operations (GPUs)."""
     n, p = scores.shape
@@ -485,7 +485,7 @@ def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, a
     if n_rounds <= 0 or n_cand >= p:
         return codes
     sq_norm = X.square().sum(1)
-    best = _objective(sq_norm, gain, (coefs != 0).sum(1), alpha)
+    best = problem.value_from_gain(sq_norm, gain, (coefs != 0).sum(1))
     rows = torch.arange(n, device=X.device)        # the samples still improving
     for _ in range(int(n_rounds)):
         sub = codes[rows]
@@ -495,7 +495,7 @@ def _pursuit_batched(X, gram, scores, correlations, n_cand, steps, least_gain, a
         candidates = _top(resid, n_cand)
         support, coefs, gain = _greedy_batched(gram, candidates, correlations[rows], steps,
                                                least_gain)
-        value = _objective(sq_norm[rows], gain, (coefs != 0).sum(1), alpha)
+        value = problem.value_from_gain(sq_norm[rows], gain, (coefs != 0).sum(1))
         better = value < best[rows]
         if not bool(better.any()):
             break

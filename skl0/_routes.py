@@ -12,7 +12,8 @@ An encoder's ``fit`` chooses one route (``route_``) and ``transform`` calls its
 * :class:`NetworkRoute` (``"network"``): the network alone, the paper's encoder.
 
 :func:`choose_route` times the routes on held-out training rows and keeps the fastest whose
-mean objective is within a tolerance of the best one's.
+mean objective (the problem's, :mod:`skl0._problems`) is within a tolerance of the best
+one's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from ._inference import _check_extent, batched_forward
+from ._problems import as_problem
 from ._pursuit import _greedy_batched, _ols_rows, _span_eps, pursuit
 from ._threads import _threads_for
 
@@ -60,31 +62,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def problem_value(X, codes, dictionary, *, alpha=None):
-    """Per-row objective of the problem: ``‖x − Da‖²`` (M-sparse, ``alpha=None``) or
-    ``½‖x − Da‖² + α‖a‖₀`` (ℓ0), in float64."""
-    X = np.asarray(X, dtype=np.float64)
-    residual = X - np.asarray(codes, dtype=np.float64) @ np.asarray(dictionary, np.float64)
-    value = np.einsum("ij,ij->i", residual, residual)
-    if alpha is None:
-        return value
-    return 0.5 * value + float(alpha) * np.count_nonzero(codes, axis=1)
-
-
 class _Route(nn.Module):
     """What a route shares: a name, a width and ``encode(X, dtype) → codes``."""
 
     name = None
     needs_network = False
 
-    def __init__(self, dictionary, *, n_nonzero_coefs=None, alpha=None):
+    def __init__(self, dictionary, problem=None, *, n_nonzero_coefs=None, alpha=None):
         super().__init__()
-        if (n_nonzero_coefs is None) == (alpha is None):
-            raise ValueError("exactly one of n_nonzero_coefs and alpha")
+        self.problem = as_problem(problem, alpha, n_nonzero_coefs)
         self.register_buffer("dictionary", dictionary)
         self.n_components = int(dictionary.shape[0])
-        self.n_nonzero_coefs = None if n_nonzero_coefs is None else int(n_nonzero_coefs)
-        self.alpha = None if alpha is None else float(alpha)
 
     @property
     def device(self):
@@ -108,8 +96,10 @@ class OLSRoute(_Route):
     ----------
     dictionary : torch.Tensor of shape (n_components, n_features)
         Atoms as rows (float32), on the device the route runs on.
-    n_nonzero_coefs, alpha : int or float
-        Exactly one: the M-sparse or the ℓ0 problem.
+    problem : L0Problem or MSparseProblem, optional
+        The problem (:mod:`skl0._problems`); or, instead:
+    n_nonzero_coefs, alpha : int or float, optional
+        Exactly one, the problem's parameter.
 
     Examples
     --------
@@ -121,15 +111,15 @@ class OLSRoute(_Route):
 
     name = "ols"
 
-    def __init__(self, dictionary, *, n_nonzero_coefs=None, alpha=None):
-        super().__init__(dictionary, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
+    def __init__(self, dictionary, problem=None, *, n_nonzero_coefs=None, alpha=None):
+        super().__init__(dictionary, problem, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
         D64 = dictionary.double()
         self.register_buffer("gram", (D64 @ D64.T).to(dictionary.dtype))
         self.register_buffer("atoms_t", dictionary.T.contiguous())
         p, m = dictionary.shape
         # m atoms span every sample: a greedy step beyond them finds nothing to add
-        self.steps = min(p if self.n_nonzero_coefs is None else self.n_nonzero_coefs, p, m)
-        self.least_gain = 0.0 if self.alpha is None else 2.0 * self.alpha
+        self.steps = min(self.problem.greedy_steps(p), m)
+        self.least_gain = self.problem.least_gain
 
     def flops_per_sample(self, steps=None):
         """The route's floating-point operations per sample (``steps`` atoms chosen)."""
@@ -187,8 +177,8 @@ class PursuitRoute(_Route):
     network : UnfoldedEncoder
         The trained network.
     dictionary : torch.Tensor of shape (n_components, n_features)
-    n_nonzero_coefs, alpha : int or float
-        Exactly one (the problem).
+    problem : L0Problem or MSparseProblem, optional
+        The problem; or, instead, exactly one of ``n_nonzero_coefs`` and ``alpha``.
     n_candidates : int
     n_rounds : int
 
@@ -207,9 +197,9 @@ class PursuitRoute(_Route):
     name = "pursuit"
     needs_network = True
 
-    def __init__(self, network, dictionary, *, n_nonzero_coefs=None, alpha=None,
+    def __init__(self, network, dictionary, problem=None, *, n_nonzero_coefs=None, alpha=None,
                  n_candidates, n_rounds):
-        super().__init__(dictionary, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
+        super().__init__(dictionary, problem, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
         self.network = network
         self.register_buffer("gram", dictionary @ dictionary.T)
         self.n_rounds = int(n_rounds)
@@ -218,8 +208,7 @@ class PursuitRoute(_Route):
     def forward(self, X, out=None):
         with torch.no_grad():
             scores = self.network.last_preactivation(X)
-            return pursuit(X, self.dictionary, self.gram, scores,
-                           n_nonzero_coefs=self.n_nonzero_coefs, alpha=self.alpha,
+            return pursuit(X, self.dictionary, self.gram, scores, self.problem,
                            n_candidates=self.n_candidates, n_rounds=self.n_rounds, out=out)
 
     def inference_forward(self):
@@ -275,11 +264,14 @@ def _time_route(route, X, repeats=3):
     return best / max(len(X), 1), codes
 
 
-def measure_route(route, X, dictionary, *, alpha=None):
+def measure_route(route, X, dictionary, problem):
     """``{"seconds_per_row", "objective", "nonzeros_p95"}`` of ``route`` on the rows ``X``
-    (numpy): best-of-three time, mean objective, 95th percentile of the nonzeros a row."""
+    (numpy): best-of-three time, the problem's mean objective (float64), 95th percentile of
+    the nonzeros a row."""
     seconds, codes = _time_route(route, X)
-    value = problem_value(X, codes, dictionary, alpha=alpha)
+    value = problem.objective(torch.as_tensor(X, dtype=torch.float64),
+                              torch.as_tensor(codes, dtype=torch.float64),
+                              torch.as_tensor(dictionary, dtype=torch.float64))
     nonzeros = np.count_nonzero(codes, axis=1)
     return {"seconds_per_row": float(seconds), "objective": float(value.mean()),
             "nonzeros_p95": float(np.quantile(nonzeros, 0.95)) if len(nonzeros) else 0.0}

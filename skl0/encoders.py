@@ -19,7 +19,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._constraints import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
+from ._dictionary import learn_dictionary
 from ._layers import UnfoldedEncoder
+from ._problems import L0Problem, L1Problem, MSparseProblem, l0_threshold, l1_start_weight
 from ._routes import (
     NetworkRoute,
     OLSRoute,
@@ -34,15 +36,9 @@ from ._skorch import (
     partial_fit_net,
     resolve_optimizer,
 )
-from ._solvers import (
-    fista,
-    l0_threshold,
-    l1_start_weight,
-    learn_dictionary,
-    optimal_codes,
-    spectral_norm_sq,
-)
+from ._solvers import fista, spectral_norm_sq
 from ._state import _PlainState
+from ._targets import optimal_codes
 from ._threads import scoped_fit_threads
 from ._utils import as_float32, check_float32_scale, resolve_device, torch_seed
 
@@ -69,8 +65,8 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
 
     Subclasses set ``_kind`` and implement ``_dictionary_l1_alpha()`` (the l1 weight of
     dictionary learning), ``_init_kwargs(step)`` (the thresholds of the initialised net),
-    ``_targets(X, C)`` (the training codes) and ``_problem()`` (the keyword of the problem
-    the routes solve: ``alpha`` or ``n_nonzero_coefs``); where they need to,
+    ``_targets(X, C)`` (the training codes) and ``_problem()`` (the problem the routes
+    solve, an object of :mod:`skl0._problems`); where they need to,
     ``_module_kwargs()``, ``_check_params_vs_data(X)`` and ``_default_candidates()``.
     """
 
@@ -303,7 +299,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
 
     def _measure(self, name, probe):
         return measure_route(self._build_route(name), probe, self.components_,
-                             alpha=self._problem().get("alpha"))
+                             self._problem())
 
     def _network_could_win(self, probe, ols):
         """Whether a route that runs the network could be faster than ``ols`` on ``probe``:
@@ -313,7 +309,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         floor = NetworkRoute(module)
         if self._kind != "lista":
             floor = PursuitRoute(module, self._dictionary_tensor(net.device),
-                                 **self._problem(), n_candidates=self._default_candidates(ols),
+                                 self._problem(), n_candidates=self._default_candidates(ols),
                                  n_rounds=0)
         seconds, _ = _time_route(floor, probe)
         return seconds < ols["seconds_per_row"]
@@ -326,14 +322,14 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         a route reads: the problem, ``n_candidates``, ``pursuit_rounds``)."""
         if name == "ols":
             device = resolve_device(self.device)
-            return OLSRoute(self._dictionary_tensor(device), **self._problem())
+            return OLSRoute(self._dictionary_tensor(device), self._problem())
         module = self.net_.module_
         if name == "network":
             return NetworkRoute(module)
         candidates = self.n_candidates if self.n_candidates is not None else \
             self._default_candidates()
         return PursuitRoute(module, self._dictionary_tensor(self.net_.device),
-                            **self._problem(), n_candidates=candidates,
+                            self._problem(), n_candidates=candidates,
                             n_rounds=self.pursuit_rounds)
 
     def _check_unchanged(self, method):
@@ -359,7 +355,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
                 f"{self.route_!r}); fit again with route={name!r}"
             )
         problem = self._problem(route=name)
-        key = (name, tuple(sorted(problem.items())), self.__dict__.get("n_candidates"),
+        key = (name, repr(problem), self.__dict__.get("n_candidates"),
                self.__dict__.get("pursuit_rounds"), resolve_device(self.device),
                id(self.components_), id(self.__dict__.get("net_")))
         cached = _ROUTES.get(self)
@@ -370,10 +366,10 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         return route
 
     def _problem(self, route=None):
-        """``{"alpha": α}`` or ``{"n_nonzero_coefs": M}``: the problem the routes solve
-        (``{}`` without one). With ``route`` (the one :meth:`transform` runs), a change
-        since ``fit`` that the network cannot follow is a ``ValueError``."""
-        return {}
+        """The problem the encoder solves (:mod:`skl0._problems`), from its parameters.
+        With ``route`` (the one :meth:`transform` runs), a change since ``fit`` that the
+        network cannot follow is a ``ValueError``."""
+        raise NotImplementedError
 
     def _default_candidates(self, ols=None):
         """The pursuit route's candidates per sample when ``n_candidates=None`` (before
@@ -760,7 +756,7 @@ default="adam"
         return kwargs
 
     def _targets(self, X, C):
-        return optimal_codes(X, C, alpha=self.alpha, max_iter=self.solver_max_iter,
+        return optimal_codes(X, C, self._problem(), max_iter=self.solver_max_iter,
                              progress=self._progress())
 
     def _set_candidates(self, X32, codes):
@@ -787,7 +783,7 @@ default="adam"
                 f"alpha={self._fit_alpha}; the network's thresholds need a refit (or use "
                 "route='ols', which reads alpha as it runs)"
             )
-        return {"alpha": float(self.alpha)}
+        return L0Problem(float(self.alpha))
 
 
 class MSparseEncoder(_BaseUnfoldedEncoder):
@@ -995,8 +991,8 @@ default="adam"
         return {"n_nonzero_coefs": self.n_nonzero_coefs_}
 
     def _targets(self, X, C):
-        return optimal_codes(X, C, n_nonzero_coefs=self.n_nonzero_coefs_,
-                             max_iter=self.solver_max_iter, progress=self._progress())
+        return optimal_codes(X, C, self._problem(), max_iter=self.solver_max_iter,
+                             progress=self._progress())
 
     def _set_candidates(self, X32, codes):
         self.n_candidates_ = self._default_candidates()
@@ -1017,7 +1013,7 @@ default="adam"
                 f"{self.n_nonzero_coefs_} entries; the network needs a refit (or use "
                 "route='ols', which reads n_nonzero_coefs as it runs)"
             )
-        return {"n_nonzero_coefs": int(M)}
+        return MSparseProblem(int(M))
 
 
 class LISTAEncoder(_BaseUnfoldedEncoder):
@@ -1164,8 +1160,11 @@ default="adam"
     def _dictionary_l1_alpha(self):
         return float(self.alpha)
 
+    def _problem(self, route=None):
+        return L1Problem(float(self.alpha))
+
     def _init_kwargs(self, step):
         return {"threshold": step * self.alpha}  # ISTA's μα
 
     def _targets(self, X, C):
-        return fista(X, C, alpha=self.alpha, n_iter=self.solver_max_iter)[0]
+        return fista(X, C, self._problem(), n_iter=self.solver_max_iter)[0]

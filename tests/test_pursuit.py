@@ -8,6 +8,7 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import L0Encoder, MSparseEncoder, sparse_encode
+from skl0._problems import MSparseProblem, sparse_coding_problem
 from skl0._pursuit import greedy_pursuit, pursuit
 from skl0._routes import PursuitRoute
 
@@ -152,8 +153,8 @@ def test_pursuit_degenerate_cases_stay_finite():
         else:
             from skl0._pursuit import _pursuit_batched
 
-            codes = _pursuit_batched(Xt, Dzt @ Dzt.T, Xt @ Dzt.T, Xt @ Dzt.T, 30, 4, 0.0, None,
-                                     0).numpy()
+            codes = _pursuit_batched(Xt, Dzt @ Dzt.T, Xt @ Dzt.T, Xt @ Dzt.T, 30, 4, 0.0,
+                                     MSparseProblem(4), 0).numpy()
         assert np.isfinite(codes).all() and not codes[:, 3].any()
         assert (np.count_nonzero(codes[1:], axis=1) == 4).all()
     # duplicated atoms
@@ -168,9 +169,9 @@ def test_pursuit_route_needs_exactly_one_problem():
     from skl0._layers import UnfoldedEncoder
 
     net = UnfoldedEncoder(4, 6, kind="msparse", n_nonzero_coefs=2)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="Exactly one"):
         PursuitRoute(net, torch.eye(6, 4), n_candidates=3, n_rounds=1)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="Exactly one"):
         PursuitRoute(net, torch.eye(6, 4), n_nonzero_coefs=2, alpha=0.1, n_candidates=3,
                      n_rounds=1)
 
@@ -282,6 +283,6 @@ def test_compiled_and_batched_pursuits_agree(problem):
     least = 2 * problem.get("alpha", 0.0)
     for rounds in (0, 2):
         a = pursuit(Xt, Dt, G, scores, n_candidates=12, n_rounds=rounds, **problem).numpy()
-        b = _pursuit_batched(Xt, G, scores, corr, 12, steps, least, problem.get("alpha"),
-                             rounds).numpy()
+        b = _pursuit_batched(Xt, G, scores, corr, 12, steps, least,
+                             sparse_coding_problem(**problem), rounds).numpy()
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
