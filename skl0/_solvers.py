@@ -17,8 +17,6 @@ This module imports torch only: no scikit-learn, no skorch.
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 
 from ._problems import L1Problem, _as_column, as_problem
@@ -29,29 +27,6 @@ __all__ = ["fista", "iht", "spectral_norm_sq"]
 _POWER_SEED = 0
 # Width of the block power iteration in spectral_norm_sq.
 _POWER_BLOCK = 16
-
-# the homes of the names that moved out, for the modules and tests that import them from here
-_MOVED = {
-    "hard_threshold": "_problems",
-    "soft_threshold": "_problems",
-    "l0_threshold": "_problems",
-    "l1_start_weight": "_problems",
-    "l0_objective": "_problems",
-    "msparse_objective": "_problems",
-    "l1_objective": "_problems",
-    "keep_largest": "_kernels",
-    "keep_largest_mask": "_kernels",
-    "optimal_codes": "_targets",
-    "learn_dictionary": "_dictionary",
-}
-
-
-def __getattr__(name):
-    # imported on first use: _targets and _dictionary import this module
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"skl0.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 # --------------------------------------------------------------------------------------------
 # Spectral norm

@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import L0Classifier, L0Encoder, LISTAEncoder, MSparseEncoder, iht, sparse_encode
-from skl0._solvers import l0_objective, msparse_objective
+from skl0._problems import l0_objective, msparse_objective
 
 DEVICES = [
     "cpu",

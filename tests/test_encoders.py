@@ -18,7 +18,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skl0 import L0Encoder, LISTAEncoder, MSparseEncoder, iht
-from skl0._solvers import l0_objective, optimal_codes, spectral_norm_sq
+from skl0._problems import l0_objective
+from skl0._solvers import spectral_norm_sq
+from skl0._targets import optimal_codes
 from skl0.metrics import code_prediction_error
 
 FAST = {"max_epochs": 3, "dict_max_iter": 2, "solver_max_iter": 100, "random_state": 0,

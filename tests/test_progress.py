@@ -45,7 +45,7 @@ def test_more_atoms_than_samples_warns_and_verbose_shows_the_dictionary_step(cap
     import torch
 
     from skl0 import MSparseEncoder
-    from skl0._solvers import learn_dictionary
+    from skl0._dictionary import learn_dictionary
 
     X = torch.randn(20, 8, generator=torch.Generator().manual_seed(0))
     with pytest.warns(UserWarning, match="n_components=40 exceeds the 20 training samples"):
