@@ -550,9 +550,6 @@ class FastEncode:
 
     __call__ = encode_into
 
-    # no skl0 code reads it; tests/test_inference.py still copies it onto its wrappers
-    batches_in_threads = True
-
 
 def _rescaled(St, scale_in, scale_out):
     """``diag(scale_in) Sᵀ diag(1/scale_out)``, a missing scale being 1."""

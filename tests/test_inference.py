@@ -190,17 +190,13 @@ def test_batched_forward_msparse_batches_in_threads(monkeypatch):
         assert torch.get_num_threads() == 2
         # an error inside a worker reaches the caller, and the thread count is restored
         net = _small_net("msparse")
-        fast = net.inference_forward
 
         def failing():
-            run = fast()
-
             def broken(x, out):
                 if torch.get_num_threads() != 1:
                     raise AssertionError("torch should run one thread per worker")
                 raise RuntimeError("boom")
 
-            broken.batches_in_threads = run.batches_in_threads
             return broken
 
         net.inference_forward = failing
@@ -234,7 +230,6 @@ def test_batched_forward_default_batches_on_the_cpu(monkeypatch, kind, threads, 
             seen.append(len(x))
             run(x, out)
 
-        wrapped.batches_in_threads = getattr(run, "batches_in_threads", False)
         return wrapped
 
     net.inference_forward = recording
