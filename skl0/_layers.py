@@ -564,6 +564,32 @@ def _rescaled(St, scale_in, scale_out):
 # Task-driven nets (L0Classifier, L0Clusterer)
 
 
+class ResidualLoss(nn.Module):
+    """The M-sparse problem's objective as a training loss: the mean over the batch of
+    ``‖x − z D‖²``, the squared residual of the network's codes ``z`` over a fixed
+    dictionary (rows are atoms), the samples ``x`` being the targets.
+
+    Parameters
+    ----------
+    dictionary : torch.Tensor of shape (n_components, n_features)
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = ResidualLoss(torch.eye(2))
+    >>> float(loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 2.0]])))
+    4.0
+    """
+
+    def __init__(self, dictionary):
+        super().__init__()
+        self.register_buffer("dictionary", dictionary)
+
+    def forward(self, codes, X):
+        residual = X - codes @ self.dictionary
+        return residual.square().sum(dim=1).mean()
+
+
 class EncoderHead(nn.Module):
     """A trunk (an encoder module) followed by one linear layer: ``ωᵀ trunk(x) + b``.
 

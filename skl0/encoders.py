@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._constraints import _COMMON_CONSTRAINTS, _FLOAT_DTYPES
 from ._dictionary import learn_dictionary
-from ._layers import UnfoldedEncoder
+from ._layers import ResidualLoss, UnfoldedEncoder
 from ._problems import L0Problem, L1Problem, MSparseProblem, l0_threshold, l1_start_weight
 from ._routes import (
     NetworkRoute,
@@ -181,13 +181,10 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
                                **self._train_network(X32, targets, partial=True)}
             return self
         net = self.net_
-        Xt = torch.as_tensor(X32, device=net.device)
-        Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
         phases = {"dictionary": 0.0}
-        codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
-        del Xt
+        y, phases["targets"] = self._training_pairs(X32, net, targets)
         clock = time.perf_counter()
-        partial_fit_net(net, X32, codes, self.random_state)
+        partial_fit_net(net, X32, y, self.random_state)
         phases["training"] = time.perf_counter() - clock
         self.fit_times_ = phases
         self.history_ = net.history
@@ -226,29 +223,49 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         self.step_ = float(1.0 / max(spectral_norm_sq(Ct), np.finfo(np.float32).tiny))
         return phases
 
-    def _initial_net(self):
-        """The skorch net around the network initialised from ``components_``."""
+    def _initial_net(self, residual=False):
+        """The skorch net around the network initialised from ``components_``, its loss
+        the mean squared error to target codes, or with ``residual`` the problem's
+        squared residual (:class:`~skl0._layers.ResidualLoss`)."""
         device = resolve_device(self.device)
         C = torch.as_tensor(self.components_, dtype=torch.float32)
-        net = estimator_net(self, self._make_module(C, self.step_), torch.nn.MSELoss(), device)
+        criterion = ResidualLoss(C) if residual else torch.nn.MSELoss()
+        net = estimator_net(self, self._make_module(C, self.step_), criterion, device)
         net.initialize()
         return net
+
+    def _trains_on_residual(self, targets):
+        """Whether the network trains on the problem's residual instead of target codes
+        (``MSparseEncoder(network_loss="residual")`` without given ``codes``)."""
+        return targets is None and getattr(self, "network_loss", "codes") == "residual"
+
+    def _training_pairs(self, X32, net, targets):
+        """What the network trains towards: ``X32`` itself (the residual loss) or the target
+        codes (given, or computed), as float32 numpy, and the seconds spent on them."""
+        if isinstance(net.criterion_, ResidualLoss):
+            if targets is not None:
+                raise ValueError(
+                    "codes were given, but this network trains on the residual "
+                    "(network_loss='residual'): fit it again to train on codes"
+                )
+            return X32, 0.0
+        Xt = torch.as_tensor(X32, device=net.device)
+        Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
+        return self._training_targets(Xt, Ct, targets)
 
     def _train_network(self, X32, targets=None, partial=False):
         """Build and train the network on ``X32`` (``net_``, ``history_``); the phases'
         seconds. ``max_epochs=0`` keeps the initialisation: ``n_stages`` solver iterations."""
-        net = self._initial_net()
+        net = self._initial_net(residual=self._trains_on_residual(targets))
         phases = {"targets": 0.0, "training": 0.0}
         codes = None
         if self.max_epochs > 0:
-            Xt = torch.as_tensor(X32, device=net.device)
-            Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
-            codes, phases["targets"] = self._training_targets(Xt, Ct, targets)
-            del Xt
+            y, phases["targets"] = self._training_pairs(X32, net, targets)
             clock = time.perf_counter()
             train = partial_fit_net if partial else fit_net
-            train(net, X32, codes, self.random_state)
+            train(net, X32, y, self.random_state)
             phases["training"] = time.perf_counter() - clock
+            codes = None if y is X32 else y
         self.net_ = net
         self.history_ = net.history
         self._set_candidates(X32, codes)
@@ -842,6 +859,16 @@ class MSparseEncoder(_BaseUnfoldedEncoder):
         over the network's candidates). Each round runs only on the samples the previous
         one improved.
 
+    network_loss : {"codes", "residual"}, default="codes"
+        What the network trains on. ``"codes"``: the mean squared error to the optimal
+        M-sparse codes ``fit`` computes (the paper's regression). ``"residual"``: the
+        problem's own objective, the mean squared residual ``‖x − z D‖²`` of the network's
+        codes ``z`` through max-M pooling (the dictionary fixed): no optimal codes are
+        computed, and the network alone comes closer to the solvers' residual, but its
+        ranking serves the ``"pursuit"`` route less well and a classifier fine-tuned from
+        it scored a little lower (the documentation's History page). Given ``codes``
+        are trained on whatever this says.
+
     max_epochs : int, default=100
         Training epochs of the unfolded net. ``0`` gives the untrained net initialised
         from the dictionary, which is exactly ``n_stages`` solver iterations from zero.
@@ -939,11 +966,12 @@ default="adam"
         **_COMMON_CONSTRAINTS,
         "n_nonzero_coefs": [Interval(Integral, 1, None, closed="left"), None],
         **_ROUTE_CONSTRAINTS,
+        "network_loss": [StrOptions({"residual", "codes"})],
     }
 
     def __init__(self, n_components=None, *, n_nonzero_coefs=None, n_stages=2, tied_stages=True,
                  dictionary=None, route="auto", route_tol=0.02, n_candidates=None,
-                 pursuit_rounds=3,
+                 pursuit_rounds=3, network_loss="codes",
                  max_epochs=100, batch_size=128, lr=1e-3, optimizer="adam", lr_decay=0.98,
                  solver_max_iter=1000, dict_max_iter=10, train_split=None, patience=None,
                  device="auto", random_state=None, verbose=0):
@@ -956,6 +984,7 @@ default="adam"
         self.route_tol = route_tol
         self.n_candidates = n_candidates
         self.pursuit_rounds = pursuit_rounds
+        self.network_loss = network_loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

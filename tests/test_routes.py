@@ -243,3 +243,41 @@ def test_every_route_refuses_the_scales_fit_refuses(digits, route, scale):
     bad[5, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         enc.transform(bad)
+
+
+def test_msparse_network_trains_on_the_residual(digits):
+    """network_loss="residual": the problem's objective through max-M pooling, no optimal
+    codes; the network alone comes closer to least squares than the untrained one, and
+    given codes still train on codes."""
+    import pickle
+
+    Xtr, Xte = digits
+    common = {"n_components": 32, "n_nonzero_coefs": 4, "route": "network",
+              "dict_max_iter": 2, "random_state": 0, "device": "cpu"}
+    untrained = MSparseEncoder(max_epochs=0, **common).fit(Xtr)
+    D = untrained.components_
+    enc = MSparseEncoder(dictionary=D, max_epochs=20, network_loss="residual",
+                         **{k: v for k, v in common.items() if k != "n_components"}).fit(Xtr)
+    assert enc.fit_times_["targets"] == 0.0 and enc.fit_times_["training"] > 0.0
+    losses = enc.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    # the loss is the training rows' mean squared residual of the network's codes
+    codes = enc.transform(Xtr)
+    assert losses[-1] == pytest.approx(np.mean(np.sum((Xtr - codes @ D) ** 2, axis=1)),
+                                       rel=0.15)
+    assert np.count_nonzero(codes, axis=1).max() <= 4
+    residual = sparse_coding_objective(Xte, enc.transform(Xte), D)
+    assert residual < sparse_coding_objective(Xte, untrained.transform(Xte), D)
+    # given codes are trained on (the mean squared error), whatever network_loss says
+    given = MSparseEncoder(dictionary=D, max_epochs=2, network_loss="residual",
+                           **{k: v for k, v in common.items() if k != "n_components"})
+    given.fit(Xtr, codes=codes)
+    assert given.history_[0, "train_loss"] < 1.0
+    with pytest.raises(ValueError, match="trains on the residual"):
+        enc.partial_fit(Xtr, codes=codes)
+    enc.partial_fit(Xtr)  # one more epoch on the residual
+    assert len(enc.history_) == 21
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(Xte), enc.transform(Xte))
+    with pytest.raises(ValueError, match="network_loss"):
+        MSparseEncoder(network_loss="l1", **common).fit(Xtr)
