@@ -42,6 +42,7 @@ MAKERS = {
                                       l1_stages=1, optimizer="sgd", lr=1e-4),
     "msparse": lambda: MSparseEncoder(**FAST, route="pursuit", lr_decay=0.9, patience=1,
                                       train_split=0.25),
+    "msparse_residual": lambda: MSparseEncoder(**FAST, **NET, network_loss="residual"),
     "lista": lambda: LISTAEncoder(**FAST, optimizer="rmsprop"),
     "untrained": lambda: L0Encoder(**{**FAST, "max_epochs": 0}, **NET),
     "classifier": lambda: L0Classifier(MSparseEncoder(**FAST), max_epochs=2, random_state=0,
