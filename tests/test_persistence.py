@@ -351,12 +351,12 @@ def test_cuda_fitted_model_loads_in_a_cpu_only_process(data, tmp_path):
     np.testing.assert_allclose(np.load(codes), est.transform(X), rtol=1e-5, atol=1e-5)
 
 
-def _saved_models(prefix):
+def _saved_models(legacy):
     names = sorted(p.stem for p in DATA.glob("*.skops"))
-    return [n for n in names if n.startswith(prefix) == bool(prefix)]
+    return [n for n in names if n.startswith("legacy_") == legacy]
 
 
-@pytest.mark.parametrize("name", _saved_models(""))
+@pytest.mark.parametrize("name", _saved_models(legacy=False))
 def test_a_model_saved_by_an_earlier_version_loads(name):
     # the files of tests/data/make_models.py: skops' default handling, exact outputs
     path = DATA / f"{name}.skops"
@@ -369,7 +369,7 @@ def test_a_model_saved_by_an_earlier_version_loads(name):
                                           expected[method])
 
 
-@pytest.mark.parametrize("name", _saved_models("legacy_"))
+@pytest.mark.parametrize("name", _saved_models(legacy=True))
 def test_a_model_saved_by_the_custom_skops_nodes_of_0_1_0_loads(name):
     # skl0 0.1.0's persistence saved tensors and nets with node types of its own
     path = DATA / f"{name}.skops"

@@ -30,9 +30,12 @@ def models():
 
     small = {"n_components": 4, "max_epochs": 1, "dict_max_iter": 2, "solver_max_iter": 3,
              "random_state": 0, "device": "cpu"}
+    # the routes that save a network (0.1.0 had no route: its pursuit flag was on by default)
+    routes = ({"l0": {"route": "pursuit"}, "msparse": {"route": "network"}}
+              if "route" in L0Encoder().get_params() else {"l0": {}, "msparse": {}})
     return {
-        "l0_encoder": L0Encoder(**small),
-        "msparse_encoder": MSparseEncoder(**small, n_nonzero_coefs=2),
+        "l0_encoder": L0Encoder(**small, **routes["l0"]),
+        "msparse_encoder": MSparseEncoder(**small, n_nonzero_coefs=2, **routes["msparse"]),
         "lista_encoder": LISTAEncoder(**small),
         "l0_classifier": L0Classifier(L0Encoder(**small), max_epochs=1, random_state=0,
                                       device="cpu"),
