@@ -17,10 +17,10 @@ medians on this machine under its load; read ratios, not absolute rates.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from _common import median_time
 from sklearn.datasets import load_sample_image
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.feature_extraction.image import extract_patches_2d
@@ -51,15 +51,6 @@ def denoising_patches():
     return P / P.std(axis=0)
 
 
-def _median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        clock = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - clock)
-    return float(np.median(times))
-
-
 def fit_table(Ms, repeats):
     X = denoising_patches()
     print(f"\n### fit in scikit-learn's denoising workflow ({X.shape[0]:,} patches of 7×7, "
@@ -68,17 +59,17 @@ def fit_table(Ms, repeats):
           "| dictionary s | routes s | targets s | training s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for M in Ms:
-        mbdl = _median(lambda M=M: MiniBatchDictionaryLearning(
+        mbdl = median_time(lambda M=M: MiniBatchDictionaryLearning(
             n_components=100, batch_size=200, alpha=1.0, max_iter=1,
             transform_algorithm="omp", transform_n_nonzero_coefs=M,
-            random_state=0).fit(X), repeats)
+            random_state=0).fit(X), repeats, warmup=0)
         encoders = []
 
         def fit(M=M, encoders=encoders):
             encoders.append(MSparseEncoder(100, n_nonzero_coefs=M, device="cpu",
                                            random_state=0).fit(X))
 
-        skl0_time = _median(fit, repeats)
+        skl0_time = median_time(fit, repeats, warmup=0)
         enc = encoders[-1]
         phases = enc.fit_times_
         print(f"| {M} | {mbdl:.1f} | {skl0_time:.1f} | {skl0_time / mbdl:.2f} | "
@@ -94,8 +85,8 @@ def large_p_table(p, n, repeats):
     for make in (lambda: MSparseEncoder(p, n_nonzero_coefs=16, device="cpu", random_state=0),
                  lambda: L0Encoder(p, alpha=0.25, device="cpu", random_state=0)):
         encoders = []
-        seconds = _median(lambda make=make, encoders=encoders: encoders.append(
-            make().fit(X)), repeats)
+        seconds = median_time(lambda make=make, encoders=encoders: encoders.append(
+            make().fit(X)), repeats, warmup=0)
         enc = encoders[-1]
         phases = enc.fit_times_
         print(f"| {type(enc).__name__} | {seconds:.1f} | {enc.route_} | "

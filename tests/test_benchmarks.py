@@ -221,3 +221,29 @@ def test_clustering_benchmark_cell_on_blobs():
                          'L0Clusterer (init="kmeans")', "L0Clusterer (max_epochs=0)"}
     assert all(0 <= v <= 1 for scores in rows.values() for v in scores.values())
     assert rows["L0Clusterer (defaults)"]["accuracy"] > 0.9 and seconds > 0
+
+
+def test_workflow_fit_benchmark_at_a_tiny_size(capsys):
+    # benchmarks/workflow_fit.py's large-p table at p = 64: each row names the route fit
+    # chose, and a fit that ends in "ols" spent nothing on targets or training
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("skl0_workflow_fit", folder /
+                                                      "workflow_fit.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.main(["--quick", "--section", "large-p"])
+    finally:
+        sys.path.remove(str(folder))
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("| MSparseEncoder", "| L0Encoder"))]
+    assert len(rows) == 2
+    for row in rows:
+        route = row[2].strip()
+        assert route in {"ols", "pursuit", "network"}
+        if route == "ols":
+            assert float(row[5]) == 0.0 and float(row[6]) == 0.0
