@@ -188,7 +188,8 @@ def test_pickle_joblib_deepcopy_roundtrip(make, digits, tmp_path):
 
 
 def test_model_labelled_cuda_loads_on_cpu(digits, tmp_path):
-    """The path a CUDA-fitted model takes on a CPU-only machine (skorch maps it to CPU)."""
+    """The path a CUDA-fitted model takes on a CPU-only machine: its state maps the net to the
+    CPU."""
     X, _ = digits
     enc = L0Encoder(n_components=8, route="pursuit", **FAST).fit(X)
     ref = enc.transform(X)
@@ -201,11 +202,8 @@ def test_model_labelled_cuda_loads_on_cpu(digits, tmp_path):
     code = textwrap.dedent(f"""
         import pickle, warnings, numpy as np, torch
         torch.cuda.is_available = lambda: False
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            enc = pickle.load(open({str(path)!r}, "rb"))
-        assert str(enc.net_.device) == "cpu", enc.net_.device
-        assert any("CUDA" in str(x.message) for x in w)
+        enc = pickle.load(open({str(path)!r}, "rb"))
+        assert str(enc.net_.device) == "cpu", enc.net_.device  # mapped, as documented
         X = np.load({str(tmp_path / "X.npy")!r})
         np.testing.assert_array_equal(enc.transform(X), np.load({str(tmp_path / "ref.npy")!r}))
         print("ok")
