@@ -79,7 +79,8 @@ class _TaskDrivenBase(_PlainState, BaseEstimator):
 
     def _trunk_codes(self, X, check_finite=False):
         """The codes of ``encoder_``'s network (no pursuit: it is not part of the net)."""
-        return batched_forward(self.encoder_.net_.module_, X, self.encoder_.net_.device,
+        trunk = self.encoder_._network_on()  # where it is (a loaded model may have moved)
+        return batched_forward(trunk, X, trunk.W.weight.device,
                                np.float64, check_finite=check_finite)
 
     def _train_end_to_end(self, head, criterion, X32, target, seed, **net_kwargs):
@@ -87,7 +88,7 @@ class _TaskDrivenBase(_PlainState, BaseEstimator):
 
         Sets ``net_`` and ``history_``; ``max_epochs=0`` keeps the initialisation.
         """
-        trunk = self.encoder_.net_.module_
+        trunk = self.encoder_._network_on(resolve_device(self.device))
         module = EncoderHead(trunk, head[0].shape[0])
         module.init_head(*head)
         net = estimator_net(self, module, criterion, resolve_device(self.device), **net_kwargs)

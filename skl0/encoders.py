@@ -272,13 +272,16 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         _ROUTES.pop(self, None)
         return phases
 
-    def _network_on(self, device, X):
-        """The trained network, on ``device`` (trained on ``X`` first if ``fit`` did not
-        train it): what the task-driven wrappers fine-tune."""
+    def _network_on(self, device=None, X=None):
+        """The trained network, moved to ``device`` (``None``: where it is), trained on ``X``
+        first if ``fit`` did not train it: what the task-driven wrappers fine-tune and run."""
         if not hasattr(self, "net_"):
+            if X is None:
+                raise ValueError(
+                    f"route_={self.route_!r} trained no network: the wrapper's data train one")
             self._train_network(as_float32(np.asarray(X)))
         net = self.net_
-        if str(net.device) != device:  # a frozen encoder fitted elsewhere
+        if device is not None and str(net.device) != device:  # a frozen encoder fitted elsewhere
             net.module_.to(device)
             net.device = device
             self.set_params(device=device)
