@@ -23,6 +23,7 @@ from ._dictionary import learn_dictionary
 from ._layers import ResidualLoss, UnfoldedEncoder
 from ._problems import L0Problem, L1Problem, MSparseProblem, l0_threshold, l1_start_weight
 from ._routes import (
+    MARGIN,
     NetworkRoute,
     OLSRoute,
     PursuitRoute,
@@ -332,7 +333,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
                                  self._problem(), n_candidates=self._default_candidates(ols),
                                  n_rounds=0)
         seconds, _ = _time_route(floor, probe)
-        return seconds < ols["seconds_per_row"]
+        return seconds * MARGIN < ols["seconds_per_row"]
 
     def _dictionary_tensor(self, device):
         return torch.as_tensor(self.components_, dtype=torch.float32, device=device)

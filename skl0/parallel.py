@@ -133,7 +133,8 @@ def transform_batches(encoder, X, out=None, *, batch_size=None):
     >>> from skl0 import L0Encoder
     >>> from skl0.parallel import transform_batches
     >>> rng = np.random.RandomState(0)
-    >>> enc = L0Encoder(n_components=8, route="ols", device="cpu").fit(rng.randn(50, 5))
+    >>> enc = L0Encoder(n_components=8, route="ols", device="cpu", random_state=0)
+    >>> enc = enc.fit(rng.randn(50, 5))
     >>> tmp = tempfile.mkdtemp()
     >>> X = np.lib.format.open_memmap(os.path.join(tmp, "X.npy"), mode="w+",
     ...                               dtype=np.float32, shape=(3000, 5))

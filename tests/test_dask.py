@@ -52,8 +52,9 @@ def _die(estimator, X, y):
 
 
 def _pipeline():
-    enc = L0Encoder(max_epochs=3, dict_max_iter=3, solver_max_iter=20, random_state=0,
-                    device="cpu")
+    # a named route: "auto" chooses by timing, which differs between processes under load
+    enc = L0Encoder(max_epochs=3, dict_max_iter=3, solver_max_iter=20, route="ols",
+                    random_state=0, device="cpu")
     return Pipeline([("sc", StandardScaler()), ("l0", enc),
                      ("clf", LogisticRegression(max_iter=200))])
 

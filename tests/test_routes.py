@@ -120,6 +120,9 @@ def test_fastest_within_keeps_the_fastest_good_enough_route():
     assert fastest_within(report, 0.005) == "ols"
     assert fastest_within(report, 2.0) == "network"
     assert fastest_within({"ols": report["ols"]}, 0.0) == "ols"
+    # near a tie, "ols" stays: a route through the network must be clearly faster
+    close = {**report, "pursuit": {"seconds_per_row": 1.8, "objective": 1.01}}
+    assert fastest_within(close, 0.02) == "ols"
 
 
 def test_route_ols_trains_no_network(digits):
