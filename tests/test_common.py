@@ -13,10 +13,12 @@ _FAST = {"max_epochs": 3, "dict_max_iter": 2, "solver_max_iter": 50, "random_sta
 
 
 def _estimators():
+    # every route by name: route="auto" chooses by timing, and checks that compare two fits
+    # (idempotence, the same seed twice) would then depend on the machine's load
     ests = [
-        L0Encoder(n_components=6, alpha=0.05, **_FAST),
-        L0Encoder(n_components=6, alpha=0.05, l1_stages=1, **_FAST),
-        MSparseEncoder(n_components=6, **_FAST),
+        L0Encoder(n_components=6, alpha=0.05, route="ols", **_FAST),
+        L0Encoder(n_components=6, alpha=0.05, l1_stages=1, route="network", **_FAST),
+        MSparseEncoder(n_components=6, route="pursuit", **_FAST),
         LISTAEncoder(n_components=6, alpha=0.05, **_FAST),
     ]
     wrapper = {"max_epochs": 3, "random_state": 0, "device": "cpu"}
