@@ -113,19 +113,13 @@ class OLSRoute(_Route):
 
     def __init__(self, dictionary, problem=None, *, n_nonzero_coefs=None, alpha=None):
         super().__init__(dictionary, problem, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
-        D64 = dictionary.double()
+        D64 = dictionary.double()  # accumulated in float64, then rounded once
         self.register_buffer("gram", (D64 @ D64.T).to(dictionary.dtype))
         self.register_buffer("atoms_t", dictionary.T.contiguous())
         p, m = dictionary.shape
         # m atoms span every sample: a greedy step beyond them finds nothing to add
         self.steps = min(self.problem.greedy_steps(p), m)
         self.least_gain = self.problem.least_gain
-
-    def flops_per_sample(self, steps=None):
-        """The route's floating-point operations per sample (``steps`` atoms chosen)."""
-        m = int(self.dictionary.shape[1])
-        p, t = self.n_components, self.steps if steps is None else int(steps)
-        return 2 * m * p + p * t * t + 8 * p * t
 
     def encode(self, X, out_dtype):
         if self.device.type != "cpu":
@@ -135,8 +129,9 @@ class OLSRoute(_Route):
         out = np.empty((n, self.n_components), dtype=out_dtype)
         if n == 0:
             return out
+        # the largest |x| from two reductions, no temporary of X's size (NaN propagates)
         with np.errstate(over="ignore", invalid="ignore"):
-            extent = float(np.max(np.abs(X32)))
+            extent = float(np.maximum(np.abs(X32.max()), np.abs(X32.min())))
         _check_extent(X, extent)  # fit's checks: NaN, infinity, float32's scale
         D = self.atoms_t.numpy()
         G = self.gram.numpy()
@@ -201,6 +196,7 @@ class PursuitRoute(_Route):
                  n_candidates, n_rounds):
         super().__init__(dictionary, problem, n_nonzero_coefs=n_nonzero_coefs, alpha=alpha)
         self.network = network
+        # in the dictionary's dtype, as saved models' outputs were computed
         self.register_buffer("gram", dictionary @ dictionary.T)
         self.n_rounds = int(n_rounds)
         self.n_candidates = max(1, min(int(n_candidates), self.n_components))

@@ -68,7 +68,9 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
     dictionary learning), ``_init_kwargs(step)`` (the thresholds of the initialised net),
     ``_targets(X, C)`` (the training codes) and ``_problem()`` (the problem the routes
     solve, an object of :mod:`skl0._problems`); where they need to,
-    ``_module_kwargs()``, ``_check_params_vs_data(X)`` and ``_default_candidates()``.
+    ``_module_kwargs()``, ``_check_params_vs_data(X)`` and, with a pursuit route,
+    ``_default_candidates(ols)`` (its candidates per sample when ``n_candidates=None``,
+    before training from the ``"ols"`` entry of the route report).
     """
 
     _kind = None
@@ -128,9 +130,9 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
                 train = self._network_could_win(probe, report["ols"])
         phases["routes"] = time.perf_counter() - clock
         if train:
-            rows = rest if targets is None else slice(None)
-            phases.update(self._train_network(X32[rows] if targets is None else X32,
-                                              targets, partial=partial))
+            # given codes are the whole X's; computed ones leave the held-out rows out
+            rows = X32 if targets is not None else X32[rest]
+            phases.update(self._train_network(rows, targets, partial=partial))
         else:
             phases.update(targets=0.0, training=0.0)
         if route == "auto":
@@ -229,7 +231,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         the mean squared error to target codes, or with ``residual`` the problem's
         squared residual (:class:`~skl0._layers.ResidualLoss`)."""
         device = resolve_device(self.device)
-        C = torch.as_tensor(self.components_, dtype=torch.float32)
+        C = self._dictionary_tensor("cpu")
         criterion = ResidualLoss(C) if residual else torch.nn.MSELoss()
         net = estimator_net(self, self._make_module(C, self.step_), criterion, device)
         net.initialize()
@@ -251,8 +253,7 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
                 )
             return X32, 0.0
         Xt = torch.as_tensor(X32, device=net.device)
-        Ct = torch.as_tensor(self.components_, dtype=torch.float32, device=net.device)
-        return self._training_targets(Xt, Ct, targets)
+        return self._training_targets(Xt, self._dictionary_tensor(net.device), targets)
 
     def _train_network(self, X32, targets=None, partial=False):
         """Build and train the network on ``X32`` (``net_``, ``history_``); the phases'
@@ -391,11 +392,6 @@ class _BaseUnfoldedEncoder(_PlainState, ClassNamePrefixFeaturesOutMixin, Transfo
         With ``route`` (the one :meth:`transform` runs), a change since ``fit`` that the
         network cannot follow is a ``ValueError``."""
         raise NotImplementedError
-
-    def _default_candidates(self, ols=None):
-        """The pursuit route's candidates per sample when ``n_candidates=None`` (before
-        training, from the ``"ols"`` entry of the route report)."""
-        return self.components_.shape[0]
 
     def _check_params_vs_data(self, X):
         if self.dictionary is not None:
