@@ -33,9 +33,11 @@ import torch
 
 from ._problems import as_problem
 
-# Fast-math without "arcp": divisions stay exact. numpy's error model: a division is not
-# checked for a zero divisor (the loops guard them), so the compiler can vectorise it.
-_FAST = {"nnan", "ninf", "nsz", "contract", "reassoc"}
+# Fast-math flags that change no finite result: without "reassoc" and "contract" every
+# build (fresh or cached, any CPU) rounds alike, so a code is the same bit for bit across
+# processes and machines. numpy's error model: a division is not checked for a zero
+# divisor (the loops guard them), so the compiler can vectorise it.
+_FAST = {"nnan", "ninf", "nsz"}
 
 
 def _numpy_dtype(dtype):

@@ -140,5 +140,11 @@ def test_least_squares_route_on_the_device_matches_the_cpu(digits, dictionary, k
     batched = OLSRoute(torch.as_tensor(dictionary, dtype=torch.float32), problem)
     ref = batched(torch.as_tensor(X, dtype=torch.float32)).double().numpy()
     codes = enc.transform(X)
-    _agree(codes, ref, kind)
-    assert np.count_nonzero(codes) > 0
+    assert codes.shape == ref.shape and np.isfinite(codes).all() and np.count_nonzero(codes)
+    # the atoms are rows of X: many samples have tied choices, which float32 rounding breaks
+    # either way; a row's objective is the same whichever tied atom was taken
+    Xt, Dt = torch.as_tensor(X), torch.as_tensor(dictionary)
+    value = problem.objective(Xt, torch.as_tensor(codes), Dt).numpy()
+    ref_value = problem.objective(Xt, torch.as_tensor(ref), Dt).numpy()
+    np.testing.assert_allclose(value, ref_value, rtol=1e-4, atol=1e-4)
+    assert ((codes != 0) == (ref != 0)).all(axis=1).mean() > 0.9

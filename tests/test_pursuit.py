@@ -1,5 +1,7 @@
 """The greedy pursuit that finishes the encoders' transform, against plain references."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -286,3 +288,49 @@ def test_compiled_and_batched_pursuits_agree(problem):
         b = _pursuit_batched(Xt, G, scores, corr, 12, steps, least,
                              sparse_coding_problem(**problem), rounds).numpy()
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+_KERNEL_RUN = """
+import sys, numpy as np
+from skl0._pursuit import _ols_rows, _pursuit_rows
+rng = np.random.default_rng(0)
+D = rng.standard_normal((96, 24)).astype(np.float32)
+D /= np.linalg.norm(D, axis=1, keepdims=True)
+G = (D.astype(np.float64) @ D.T.astype(np.float64)).astype(np.float32)
+X = rng.standard_normal((300, 24)).astype(np.float32)
+ols = np.empty((300, 96), np.float32)
+_ols_rows(X, np.ascontiguousarray(D.T), G, 8, 0.0, 3e-4, ols)
+corr = X @ D.T
+scores = corr + rng.standard_normal(corr.shape).astype(np.float32)
+refined = np.empty_like(ols)
+_pursuit_rows(scores, corr, G, 16, 8, 0.0, False, 0.0, 2, 3e-4, refined)
+sys.stdout.buffer.write(ols.tobytes() + refined.tobytes())
+"""
+
+
+def _kernel_bits(cache_dir, cpu=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    env.pop("NUMBA_CPU_NAME", None)
+    if cpu is not None:
+        env["NUMBA_CPU_NAME"] = cpu
+    done = subprocess.run([sys.executable, "-c", _KERNEL_RUN], capture_output=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
+
+
+def test_compiled_codes_are_the_same_fresh_cached_and_on_another_cpu(tmp_path):
+    # a code must not depend on whether numba compiled the loop in this process or read it
+    # from its cache (saved models, transform_batches and dask workers compare them bit for
+    # bit), nor on the instruction set the loop was compiled for
+    fresh = _kernel_bits(tmp_path / "cache")
+    assert len(fresh) == 2 * 300 * 96 * 4
+    assert _kernel_bits(tmp_path / "cache") == fresh
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    if " avx2" in flags and " fma" in flags:
+        assert _kernel_bits(tmp_path / "haswell", cpu="haswell") == fresh

@@ -5,7 +5,9 @@ One tiny fitted model per estimator (16 samples, 5 features, 4 atoms, one epoch)
 holding the data ``X`` and the outputs of the fitted model (``transform``, or
 ``predict_proba`` and ``predict``). A later skl0 must load these files and give the same
 outputs: rerun this script only when a change of the saved state is meant to break old files,
-and say so in the history page.
+and say so in the history page. When a deliberate change of the computation (not of the
+state) moves the outputs, ``--outputs-only`` loads the files as they are and records what
+they give now (say so in the history page too).
 
 Usage, from the repository root::
 
@@ -13,6 +15,9 @@ Usage, from the repository root::
     # the format of skl0 0.1.0's persistence (custom skops nodes), from that commit's code:
     git archive 0f4fce1 skl0 | tar -x -C /tmp/skl0-0.1.0
     PYTHONPATH=/tmp/skl0-0.1.0 python tests/data/make_models.py --prefix legacy_
+    # the outputs of the files as they are, for both prefixes
+    python tests/data/make_models.py --outputs-only
+    python tests/data/make_models.py --prefix legacy_ --outputs-only
 """
 
 import argparse
@@ -51,6 +56,18 @@ def outputs(model, X):
     return {"predict_proba": model.predict_proba(X), "predict": model.predict(X)}
 
 
+def rerecord_outputs(prefix):
+    """Load each saved model as it is and record its outputs on the saved ``X`` anew."""
+    from skl0.persistence import load
+
+    for name in models():
+        with np.load(HERE / f"{prefix}{name}.npz") as saved:
+            X = saved["X"]
+        model = load(HERE / f"{prefix}{name}.skops")
+        np.savez(HERE / f"{prefix}{name}.npz", X=X, **outputs(model, X))
+        print(f"{prefix}{name}: outputs recorded")
+
+
 def main(prefix):
     from skl0.persistence import dump
 
@@ -67,4 +84,7 @@ def main(prefix):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", default="", help="prefix of the file names")
-    main(parser.parse_args().prefix)
+    parser.add_argument("--outputs-only", action="store_true",
+                        help="keep the saved models; record their outputs anew")
+    args = parser.parse_args()
+    rerecord_outputs(args.prefix) if args.outputs_only else main(args.prefix)
