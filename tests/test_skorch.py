@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import network_encoder
 
 
 @pytest.fixture(autouse=True)
@@ -63,14 +64,6 @@ FAST = {"max_epochs": 20, "dict_max_iter": 1, "solver_max_iter": 20, "random_sta
         "device": "cpu"}
 
 
-def _trained(cls, **kwargs):
-    """An encoder whose fit trains its network (the route that runs it, where it has one)."""
-    est = cls(**kwargs)
-    if "route" in est.get_params():
-        est.set_params(route="network")
-    return est
-
-
 @pytest.mark.parametrize("name", ["L0Encoder", "MSparseEncoder", "LISTAEncoder"])
 def test_ctrl_c_in_fit_raises_and_leaves_the_encoder_as_it_was(monkeypatch, name):
     import signal
@@ -80,7 +73,7 @@ def test_ctrl_c_in_fit_raises_and_leaves_the_encoder_as_it_was(monkeypatch, name
     import skl0
 
     X = np.random.RandomState(0).randn(60, 5)
-    enc = _trained(getattr(skl0, name), n_components=6, **FAST)
+    enc = network_encoder(getattr(skl0, name), n_components=6, **FAST)
     params = dict(enc.__dict__)
     handler = signal.getsignal(signal.SIGINT)
     with monkeypatch.context() as m:
@@ -129,7 +122,7 @@ def test_ctrl_c_in_a_wrappers_fit_raises_and_stops_a_search(monkeypatch, name, k
 
     rng = np.random.RandomState(0)
     X, y = rng.randn(60, 5), np.repeat([0, 1], 30)
-    enc = _trained(L0Encoder, n_components=6, **{**FAST, "max_epochs": 1})
+    enc = network_encoder(L0Encoder, n_components=6, **{**FAST, "max_epochs": 1})
     est = getattr(skl0, name)(encoder=enc, max_epochs=20, random_state=0, device="cpu",
                               **kwargs)
     params = dict(est.__dict__)
@@ -157,7 +150,8 @@ def test_a_callbacks_stop_is_not_an_interrupt(monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(DivergenceGuard, "on_epoch_end", stop)
-    enc = _trained(L0Encoder, n_components=6, **FAST).fit(np.random.RandomState(0).randn(60, 5))
+    X = np.random.RandomState(0).randn(60, 5)
+    enc = network_encoder(L0Encoder, n_components=6, **FAST).fit(X)
     assert len(enc.history_) == 2
 
 
@@ -168,7 +162,7 @@ def test_verbose_training_log_is_plain_text_outside_a_terminal(capsys, monkeypat
     from skl0 import L0Encoder
 
     X = np.random.RandomState(0).randn(60, 5)
-    enc = _trained(L0Encoder, n_components=6, **{**FAST, "max_epochs": 3}, verbose=1)
+    enc = network_encoder(L0Encoder, n_components=6, **{**FAST, "max_epochs": 3}, verbose=1)
     enc.fit(X)
     out = capsys.readouterr().out
     assert "train_loss" in out and "\x1b" not in out
@@ -192,5 +186,5 @@ def test_quiet_training_prints_nothing(capsys):
     from skl0 import L0Encoder
 
     X = np.random.RandomState(0).randn(60, 5)
-    _trained(L0Encoder, n_components=6, **{**FAST, "max_epochs": 2}).fit(X).partial_fit(X)
+    network_encoder(L0Encoder, n_components=6, **{**FAST, "max_epochs": 2}).fit(X).partial_fit(X)
     assert capsys.readouterr().out == ""

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _helpers import network_encoder
 
 import skl0
 
@@ -10,20 +11,12 @@ FAST = {"max_epochs": 2, "dict_max_iter": 1, "solver_max_iter": 20, "random_stat
         "device": "cpu"}
 
 
-def _trained(cls, **kwargs):
-    """An encoder whose fit trains its network (the route that runs it, where it has one)."""
-    est = cls(**kwargs)
-    if "route" in est.get_params():
-        est.set_params(route="network")
-    return est
-
-
 def _estimators():
-    enc = _trained(skl0.L0Encoder, n_components=6, **FAST)
+    enc = network_encoder(skl0.L0Encoder, n_components=6, **FAST)
     wrapper = {"max_epochs": 2, "random_state": 0, "device": "cpu"}
     return [enc, skl0.L0Encoder(n_components=6, **FAST),  # and its default route
-            _trained(skl0.MSparseEncoder, n_components=6, **FAST),
-            _trained(skl0.LISTAEncoder, n_components=6, **FAST),
+            network_encoder(skl0.MSparseEncoder, n_components=6, **FAST),
+            network_encoder(skl0.LISTAEncoder, n_components=6, **FAST),
             skl0.L0Classifier(encoder=enc, **wrapper),
             skl0.L0Clusterer(encoder=enc, n_clusters=2, **wrapper)]
 
