@@ -6,10 +6,10 @@ M or α, the seed and the device given; ``--frontier-epochs`` trims the training
 method runs on the same learned dictionary, on held-out rows, and reports:
 
 * its throughput (samples/s, median of repeats) in 500-row calls and in 20,000-row calls,
-  the 500-row rate from the same 20,000 rows encoded in 40 calls (a stream of small calls;
-  one call's few milliseconds vary too much with the scheduler to be timed alone); the slow
-  references — scikit-learn's OMP, the converged solver, IHT with 100 iterations — encode
-  one 500-row call only;
+  the 500-row rate from the same 20,000 rows encoded 500 rows a call (one call's few
+  milliseconds vary too much with the scheduler to be timed alone); the slow references —
+  scikit-learn's OMP, the converged solver, IHT with 100 iterations — encode one 500-row
+  call only;
 * its objective over the reference's — the M-sparse residual ‖x − Da‖² over scikit-learn's
   OMP (``sklearn.decomposition.sparse_encode(algorithm="omp")``), the ℓ0 objective
   ½‖x − Da‖² + α‖a‖₀ over the converged solver's (:func:`skl0.sparse_encode`) — and its

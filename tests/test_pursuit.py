@@ -1,5 +1,8 @@
 """The greedy pursuit that finishes the encoders' transform, against plain references."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -309,10 +312,6 @@ sys.stdout.buffer.write(ols.tobytes() + refined.tobytes())
 
 
 def _kernel_bits(cache_dir, cpu=None):
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
     env.pop("NUMBA_CPU_NAME", None)
     if cpu is not None:
